@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AllocationsConfig(AppConfig):
+    name = "apps.allocations"
+    label = "allocations"
+    verbose_name = "Trainer allocations"

@@ -1,0 +1,34 @@
+"""Database helpers: explicit, bounded statement timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection, transaction
+
+
+@contextmanager
+def statement_timeout(milliseconds: int | None = None) -> Iterator[None]:
+    """Run the block in a transaction whose statements may take `milliseconds`.
+
+    Reports and maintenance need more than DB_STATEMENT_TIMEOUT; they say so
+    here, explicitly and bounded (default DB_REPORT_STATEMENT_TIMEOUT, 120 s).
+    SET LOCAL ends with the transaction, so the pooled connection goes back
+    carrying its normal timeout. Runs one query.
+    """
+    timeout = settings.DB_REPORT_STATEMENT_TIMEOUT if milliseconds is None else milliseconds
+    if timeout < 1:
+        raise ValueError("statement timeout must be at least 1 ms")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout)}ms"])
+        yield
+
+
+def current_statement_timeout() -> str:
+    """The statement_timeout in force on this connection. Runs one query."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]

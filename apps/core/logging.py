@@ -1,0 +1,77 @@
+"""Structured logging: structlog for our events, stdlib logging routed through it.
+
+JSON lines in production, readable console lines in development. Every line
+carries the process kind (web, worker, beat, manage) and any bound context
+such as the correlation id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+
+def _add_process_kind(process_kind: str) -> structlog.types.Processor:
+    def processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        event_dict.setdefault("process", process_kind)
+        return event_dict
+
+    return processor
+
+
+def _shared_processors(process_kind: str) -> list[structlog.types.Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_process_kind(process_kind),
+        structlog.stdlib.ExtraAdder(),
+    ]
+
+
+def build_logging_config(*, level: str, fmt: str, process_kind: str) -> dict[str, Any]:
+    """Configure structlog and return the stdlib dictConfig that renders through it."""
+    shared = _shared_processors(process_kind)
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if fmt == "json":
+        final.append(structlog.processors.format_exc_info)
+    final.append(renderer)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "structured": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": final,
+                "foreign_pre_chain": shared,
+            },
+        },
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": "structured"},
+        },
+        "root": {"handlers": ["default"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "INFO"},
+            "django.server": {"level": "WARNING"},
+            "psycopg.pool": {"level": "WARNING"},
+        },
+    }

@@ -1,0 +1,275 @@
+"""Demo data: a coherent platform at a chosen scale, built with set-based SQL.
+
+Each step is one INSERT ... SELECT over generate_series, so a million payments
+take minutes, not hours, and PostgreSQL does the work next to the data. Every
+row has a natural key (course code, email, idempotency key, payment, purchase,
+slot), and every INSERT skips rows that already exist, so re-running is safe
+and a larger scale extends a smaller one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import structlog
+from django.db import connection
+
+from apps.core.db import statement_timeout
+
+logger = structlog.get_logger(__name__)
+
+# Bulk steps over millions of rows need more than the request-sized default.
+SEED_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
+
+FIRST_NAMES = [
+    "Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jia",
+    "Kofi", "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tariq",
+    "Uma", "Vik", "Wen", "Ximena", "Yusuf", "Zoe", "Aron", "Bea", "Cyril", "Dana",
+]  # fmt: skip
+LAST_NAMES = [
+    "Abara", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Huang", "Ivanova", "Jensen",
+    "Kowalski", "Lopez", "Moreau", "Novak", "Okafor", "Patel", "Quispe", "Rossi", "Silva", "Tanaka",
+    "Umarov", "Varga", "Weber", "Xu", "Yilmaz", "Zhou", "Adeyemi", "Bianchi", "Cohen", "Dahl",
+]  # fmt: skip
+COURSES = [
+    ("algebra-1", "Algebra I", "240.00", 4),
+    ("algebra-2", "Algebra II", "260.00", 4),
+    ("geometry", "Geometry", "240.00", 4),
+    ("calculus", "Calculus", "320.00", 6),
+    ("statistics", "Statistics", "280.00", 4),
+    ("physics", "Physics", "300.00", 6),
+    ("chemistry", "Chemistry", "300.00", 6),
+    ("biology", "Biology", "260.00", 4),
+    ("english-writing", "English Writing", "200.00", 3),
+    ("spanish-a2", "Spanish A2", "180.00", 3),
+    ("python-intro", "Intro to Python", "350.00", 6),
+    ("sat-prep", "SAT Preparation", "450.00", 6),
+]
+
+
+@dataclass(frozen=True)
+class DemoScale:
+    payments: int
+    students: int
+    trainers: int
+
+    @classmethod
+    def for_payments(cls, payments: int, *, students: int | None = None, trainers: int | None = None) -> DemoScale:
+        students = students or max(20, payments // 5)
+        trainers = trainers or max(8, students // 25)
+        return cls(payments=payments, students=students, trainers=trainers)
+
+
+def _execute(step: str, sql: str, params: dict[str, object] | None = None) -> int:
+    started = time.monotonic()
+    with statement_timeout(SEED_STATEMENT_TIMEOUT_MS), connection.cursor() as cursor:
+        cursor.execute(sql, params or {})
+        rows = cursor.rowcount
+    logger.info("demo_seed_step", step=step, rows=rows, duration_ms=round((time.monotonic() - started) * 1000))
+    return rows
+
+
+def _seed_courses() -> int:
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(COURSES))
+    params = [value for course in COURSES for value in course]
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO courses (code, title, status, price, currency, sessions_per_purchase, session_minutes, created_at)
+            SELECT code, title, 'active', price::numeric, 'EUR', sessions, 60, now()
+            FROM (VALUES {values}) AS c(code, title, price, sessions)
+            ON CONFLICT (code) DO NOTHING
+            """,
+            params,
+        )
+        rows = cursor.rowcount
+    logger.info("demo_seed_step", step="courses", rows=rows, duration_ms=round((time.monotonic() - started) * 1000))
+    return rows
+
+
+def _seed_people(table: str, prefix: str, count: int, statuses: tuple[str, str, str], *, with_capacity: bool) -> int:
+    """Students or trainers: deterministic names, emails `<prefix><i>@demo...`, a status mix."""
+    capacity_column, capacity_value = ("capacity, ", "20 + i %% 30, ") if with_capacity else ("", "")
+    return _execute(
+        table,
+        f"""
+        INSERT INTO {table} (full_name, email, phone, status, {capacity_column}created_at, updated_at)
+        SELECT
+            (%(first)s::text[])[1 + i %% 30] || ' ' || (%(last)s::text[])[1 + (i / 30) %% 30],
+            %(prefix)s || i || '@demo.ops-console.test',
+            '+1555' || lpad(i::text, 7, '0'),
+            CASE WHEN i %% 17 = 0 THEN %(second)s WHEN i %% 41 = 0 THEN %(third)s ELSE %(first_status)s END,
+            {capacity_value}now() - (i %% 730) * interval '1 day',
+            now()
+        FROM generate_series(1::bigint, %(count)s) AS i
+        ON CONFLICT (lower(email)) DO NOTHING
+        """,
+        {
+            "first": FIRST_NAMES,
+            "last": LAST_NAMES,
+            "prefix": prefix,
+            "count": count,
+            "first_status": statuses[0],
+            "second": statuses[1],
+            "third": statuses[2],
+        },
+    )
+
+
+def _seed_trainer_courses() -> int:
+    # Each trainer teaches three courses, spread evenly over the catalogue.
+    return _execute(
+        "trainer_courses",
+        """
+        INSERT INTO trainer_courses (trainer_id, course_id)
+        SELECT t.id, c.id
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM trainers
+              WHERE email LIKE '%%@demo.ops-console.test') AS t
+        CROSS JOIN generate_series(0, 2) AS k
+        JOIN (SELECT id, row_number() OVER (ORDER BY code) - 1 AS n, count(*) OVER () AS total FROM courses) AS c
+          ON c.n = (t.n + k * 5) %% c.total
+        ON CONFLICT DO NOTHING
+        """,
+    )
+
+
+def _seed_payments(scale: DemoScale) -> int:
+    # Status mix out of 20: 12 succeeded, 2 refunded, 3 failed, 2 pending, 1 created.
+    return _execute(
+        "payments",
+        """
+        WITH s AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM students
+                   WHERE email LIKE '%%@demo.ops-console.test'),
+             c AS (SELECT id, price, currency, row_number() OVER (ORDER BY code) AS n, count(*) OVER () AS total
+                   FROM courses),
+             p AS (SELECT i, (i %% 20) AS bucket, now() - ((i * 7919) %% 525600) * interval '1 minute' AS at
+                   FROM generate_series(1::bigint, %(payments)s) AS i)
+        INSERT INTO payments (student_id, course_id, amount, currency, status, provider, provider_payment_id,
+                              idempotency_key, metadata, created_at, updated_at)
+        SELECT s.id, c.id, c.price, c.currency,
+               CASE WHEN p.bucket < 12 THEN 'succeeded' WHEN p.bucket < 14 THEN 'refunded'
+                    WHEN p.bucket < 17 THEN 'failed' WHEN p.bucket < 19 THEN 'pending' ELSE 'created' END,
+               'sandbox',
+               CASE WHEN p.bucket < 19 THEN 'demo-prov-' || p.i END,
+               'demo-pay-' || p.i,
+               jsonb_build_object('source', 'seed_demo'),
+               p.at, p.at
+        FROM p
+        JOIN s ON s.n = 1 + (p.i * 7907) %% %(students)s
+        JOIN c ON c.n = 1 + (p.i / 3) %% c.total
+        ON CONFLICT DO NOTHING
+        """,
+        {"payments": scale.payments, "students": scale.students},
+    )
+
+
+def _seed_purchases() -> int:
+    # One purchase per settled payment; only the newest succeeded one per
+    # (student, course) is active, and never beside an existing active one.
+    return _execute(
+        "student_course_purchases",
+        """
+        WITH settled AS (
+            SELECT p.id, p.student_id, p.course_id, p.status, p.created_at,
+                   row_number() OVER (PARTITION BY p.student_id, p.course_id, (p.status = 'succeeded')
+                                      ORDER BY p.created_at DESC, p.id DESC) AS rank
+            FROM payments p
+            WHERE p.status IN ('succeeded', 'refunded') AND p.idempotency_key LIKE 'demo-pay-%%'
+              AND NOT EXISTS (SELECT 1 FROM student_course_purchases x WHERE x.payment_id = p.id)
+        )
+        INSERT INTO student_course_purchases (student_id, course_id, payment_id, is_active, created_at)
+        SELECT s.student_id, s.course_id, s.id,
+               s.status = 'succeeded' AND s.rank = 1 AND NOT EXISTS (
+                   SELECT 1 FROM student_course_purchases a
+                   WHERE a.student_id = s.student_id AND a.course_id = s.course_id AND a.is_active),
+               s.created_at + interval '1 minute'
+        FROM settled s
+        ON CONFLICT DO NOTHING
+        """,
+    )
+
+
+def _seed_allocations() -> int:
+    # Active purchases: mostly active allocations, some pending (no trainer yet)
+    # or rejected; inactive purchases: completed or cancelled.
+    return _execute(
+        "trainer_allocations",
+        """
+        WITH ct AS (SELECT course_id, trainer_id,
+                           row_number() OVER (PARTITION BY course_id ORDER BY trainer_id) - 1 AS n,
+                           count(*) OVER (PARTITION BY course_id) AS total
+                    FROM trainer_courses),
+             pu AS (SELECT pu.*, CASE
+                        WHEN NOT pu.is_active THEN CASE WHEN pu.id %% 3 = 0 THEN 'cancelled' ELSE 'completed' END
+                        WHEN pu.id %% 10 = 0 THEN 'pending'
+                        WHEN pu.id %% 23 = 0 THEN 'rejected'
+                        ELSE 'active' END AS status
+                    FROM student_course_purchases pu
+                    WHERE NOT EXISTS (SELECT 1 FROM trainer_allocations a WHERE a.purchase_id = pu.id))
+        INSERT INTO trainer_allocations (student_id, course_id, purchase_id, trainer_id, status, allocated_at,
+                                         created_at, updated_at)
+        SELECT pu.student_id, pu.course_id, pu.id,
+               CASE WHEN pu.status = 'pending' THEN NULL ELSE ct.trainer_id END,
+               pu.status,
+               CASE WHEN pu.status = 'pending' THEN NULL ELSE pu.created_at + interval '2 hours' END,
+               pu.created_at + interval '1 minute', now()
+        FROM pu
+        JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.id %% ct.total
+        ON CONFLICT DO NOTHING
+        """,
+    )
+
+
+def _seed_sessions() -> int:
+    # Weekly sessions for allocations that have a trainer and went ahead.
+    return _execute(
+        "tutoring_sessions",
+        """
+        WITH a AS (SELECT a.id, a.student_id, a.trainer_id, a.course_id, a.allocated_at,
+                          least(c.sessions_per_purchase, 4) AS sessions, c.session_minutes
+                   FROM trainer_allocations a JOIN courses c ON c.id = a.course_id
+                   WHERE a.status IN ('active', 'completed')
+                     AND NOT EXISTS (SELECT 1 FROM tutoring_sessions t WHERE t.allocation_id = a.id)),
+             slots AS (SELECT a.*, k, (a.allocated_at + (k * 7 + 2) * interval '1 day')::date AS day,
+                              make_time(9 + (a.id %% 9)::int, 0, 0) AS at
+                       FROM a CROSS JOIN LATERAL generate_series(0, a.sessions - 1) AS k)
+        INSERT INTO tutoring_sessions (allocation_id, student_id, trainer_id, course_id, scheduled_date,
+                                       scheduled_time, duration_minutes, status, created_at, updated_at)
+        SELECT id, student_id, trainer_id, course_id, day, at, session_minutes,
+               CASE WHEN day >= current_date THEN 'scheduled'
+                    WHEN (id + k) %% 19 = 0 THEN 'no_show'
+                    WHEN (id + k) %% 13 = 0 THEN 'cancelled'
+                    ELSE 'completed' END,
+               allocated_at, now()
+        FROM slots
+        ON CONFLICT DO NOTHING
+        """,
+    )
+
+
+def demo_platform_seed(*, scale: DemoScale) -> dict[str, int]:
+    """Create (or extend) the demo platform; returns rows inserted per table. Runs bulk SQL."""
+    started = time.monotonic()
+    inserted = {
+        "courses": _seed_courses(),
+        "students": _seed_people(
+            "students", "student", scale.students, ("active", "paused", "archived"), with_capacity=False
+        ),
+        "trainers": _seed_people(
+            "trainers", "trainer", scale.trainers, ("active", "on_leave", "inactive"), with_capacity=True
+        ),
+        "trainer_courses": _seed_trainer_courses(),
+        "payments": _seed_payments(scale),
+        "student_course_purchases": _seed_purchases(),
+        "trainer_allocations": _seed_allocations(),
+        "tutoring_sessions": _seed_sessions(),
+    }
+    _execute(
+        "analyze",
+        "ANALYZE students, trainers, courses, trainer_courses, payments, student_course_purchases, "
+        "trainer_allocations, tutoring_sessions",
+    )
+    logger.info("demo_seeded", duration_ms=round((time.monotonic() - started) * 1000), **inserted)
+    return inserted

