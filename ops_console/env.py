@@ -6,14 +6,16 @@ with a message an operator can act on.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _raw(name: str) -> str | None:
@@ -28,7 +30,7 @@ def env_str(name: str, default: str | None = None) -> str | None:
 
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
-    if value is None:
+    if value in (None, ""):
         return default
     if value.lower() in _TRUE:
         return True
@@ -58,6 +60,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
     return number
@@ -77,12 +81,20 @@ def env_secret(name: str) -> str | None:
         try:
             return Path(file_name).read_text().strip()
         except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE points at {file_name!r}, which cannot be read: {exc.strerror}") from None
+            raise ImproperlyConfigured(
+                f"{name}_FILE points at {file_name!r}, which cannot be read: {exc.strerror}"
+            ) from None
     return env_str(name)
 
 
+def _program_name(arg: str) -> str:
+    """`python -m pkg` puts pkg/__main__.py in argv[0]: name the package instead."""
+    path = Path(arg)
+    return path.parent.name if path.name == "__main__.py" else path.name
+
+
 def process_kind() -> str:
-    """Which kind of process this is: web, worker, beat or manage.
+    """Which kind of process this is: web, worker, beat, manage (or test).
 
     It names the process in every log line and in PostgreSQL's
     application_name, so pg_stat_activity shows who holds connections.
@@ -91,9 +103,9 @@ def process_kind() -> str:
     explicit = env_str("OPS_PROCESS_KIND")
     if explicit:
         return explicit
-    argv = " ".join(os.path.basename(arg) for arg in sys.argv[:3])
+    argv = " ".join(_program_name(arg) for arg in sys.argv[:3])
     if "celery" in argv:
-        return "beat" if " beat" in argv else "worker"
+        return "beat" if "beat" in sys.argv[1:] else "worker"
     if any(server in argv for server in ("uvicorn", "daphne", "gunicorn", "runserver")):
         return "web"
     if "pytest" in argv:
@@ -107,8 +119,6 @@ def env_database_url(name: str, default: str) -> dict[str, object]:
     A unix-socket directory may be given as ?host=/path (as the embedded
     PostgreSQL does). Other query parameters become connection options.
     """
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
     url = env_str(name, default) or default
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql"):
@@ -131,6 +141,13 @@ def env_database_url(name: str, default: str) -> dict[str, object]:
     }
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def env_redis_url(name: str, default: str) -> str:
     url = env_str(name, default) or default
     if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -139,7 +156,25 @@ def env_redis_url(name: str, default: str) -> str:
 
 
 def celery_broker_url(redis_url: str) -> str:
-    """Kombu spells a unix-socket Redis URL redis+socket://."""
-    if redis_url.startswith("unix://"):
-        return "redis+socket://" + redis_url.removeprefix("unix://")
-    return redis_url
+    """Kombu spells a unix-socket Redis URL redis+socket:// and its database ?virtual_host=N."""
+    if not redis_url.startswith("unix://"):
+        return redis_url
+    path, _, query = redis_url.removeprefix("unix://").partition("?")
+    params = dict(parse_qsl(query))
+    database = params.pop("db", None)
+    if database is not None:
+        params["virtual_host"] = database
+    return f"redis+socket://{path}" + (f"?{urlencode(params)}" if params else "")
+
+
+def env_time_zone(name: str, default: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be an IANA time zone such as UTC or Europe/Berlin, got {value!r}"
+        ) from None
+    return value

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ops_console.env import (
     celery_broker_url,
     env_bool,
+    env_choice,
     env_database_url,
     env_float,
     env_int,
@@ -20,6 +21,7 @@ from ops_console.env import (
     env_redis_url,
     env_secret,
     env_str,
+    env_time_zone,
     process_kind,
 )
 
@@ -33,7 +35,7 @@ SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (or set SECRET_KEY_FILE)")
-    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -94,10 +96,12 @@ TEMPLATES = [
 
 # --- PostgreSQL through psycopg 3 and Django's native pool --------------------
 
-DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 2, minimum=0)
 DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 20 if DEBUG else 10, minimum=1)
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", min(2, DB_POOL_MAX_SIZE), minimum=0)
 if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
-    raise ImproperlyConfigured(f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})")
+    raise ImproperlyConfigured(
+        f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
+    )
 # Seconds a request waits for a pooled connection before it gets a 503.
 DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.1)
 # Milliseconds any one SQL statement may run; reports raise it explicitly.
@@ -117,7 +121,7 @@ DATABASES = {
             "application_name": f"ops-console:{PROCESS_KIND}",
             "connect_timeout": DB_CONNECT_TIMEOUT,
             # Every pooled connection carries the statement timeout from birth.
-            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT}",
+            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT} {_query_options.get('options', '')}".strip(),
             "pool": {
                 "min_size": DB_POOL_MIN_SIZE,
                 "max_size": DB_POOL_MAX_SIZE,
@@ -186,7 +190,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "admin:login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -211,7 +215,7 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
@@ -223,10 +227,8 @@ SILENCED_SYSTEM_CHECKS = ["models.E034", *env_list("SILENCED_SYSTEM_CHECKS", [])
 
 # --- Logging: structlog, JSON lines unless DEBUG ----------------------------
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
-LOG_FORMAT = env_str("LOG_FORMAT", "console" if DEBUG else "json")
-if LOG_FORMAT not in ("json", "console"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'console', got {LOG_FORMAT!r}")
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+LOG_FORMAT = env_choice("LOG_FORMAT", "console" if DEBUG else "json", ("json", "console"))
 
 from apps.core.logging import build_logging_config  # noqa: E402  (needs the values above)
 

@@ -9,3 +9,5 @@ urlpatterns = [
     path("", include("apps.health.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "apps.core.views.handler500"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -44,14 +45,71 @@ def say(message: str) -> None:
 # --- PostgreSQL -----------------------------------------------------------
 
 
+# Room for bulk demo loads and for the many pools a test run opens.
+POSTGRES_SETTINGS = {
+    "max_connections": "300",
+    "shared_buffers": "256MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "30min",
+    "maintenance_work_mem": "256MB",
+}
+# Test data is thrown away: no need to make it crash-safe.
+POSTGRES_TEST_SETTINGS = {**POSTGRES_SETTINGS, "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _configure_postgres(server: object, wanted: dict[str, str]) -> bool:
+    """ALTER SYSTEM what differs from `wanted`; True when a restart is needed to apply it."""
+    current = server.psql("SELECT name || '=' || setting || coalesce(unit, '') FROM pg_settings;")
+    changes = [
+        f"ALTER SYSTEM SET {name} = '{value}';"
+        for name, value in wanted.items()
+        if f" {name}={value}" not in current and f" {name}={_in_units(value)}" not in current
+    ]
+    if not changes:
+        return False
+    server.psql("\n".join([*changes, "SELECT pg_reload_conf();"]))
+    pending = server.psql("SELECT count(*) FROM pg_settings WHERE pending_restart;")
+    return " 0\n" not in pending
+
+
+def _in_units(value: str) -> str:
+    """pg_settings shows sizes in 8kB pages or MB; compare like for like."""
+    if value.endswith("MB"):
+        return f"{int(value[:-2]) * 128}8kB"
+    if value.endswith("GB"):
+        return f"{int(value[:-2]) * 1024}MB"
+    if value.endswith("min"):
+        return f"{int(value[:-3]) * 60}s"
+    return value
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """pgserver stops the server when its last user exits, counting users in a
+    pid file; a user that was killed never leaves it. Drop such pids."""
+    handles = data_dir / ".handle_pids.json"
+    if not handles.exists():
+        return
+    alive = []
+    for pid in json.loads(handles.read_text() or "[]"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 0)
+            alive.append(pid)
+    handles.write_text(json.dumps(alive))
+
+
 @contextlib.contextmanager
-def embedded_postgres(data_dir: Path, database: str) -> Iterator[str]:
+def embedded_postgres(data_dir: Path, database: str, settings: dict[str, str]) -> Iterator[str]:
     """Start (or join) a pgserver cluster in data_dir and yield a DATABASE_URL for `database`."""
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    _forget_dead_handles(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    if _configure_postgres(server, settings):
+        say("restarting embedded PostgreSQL to apply its settings")
+        server.cleanup()
+        server = pgserver.get_server(data_dir, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
@@ -70,7 +128,7 @@ def _redis_socket_path(data_dir: Path) -> Path:
     path = data_dir / "redis.sock"
     if len(str(path)) <= MAX_SOCKET_PATH:
         return path
-    digest = hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
+    digest = hashlib.sha1(str(data_dir).encode(), usedforsecurity=False).hexdigest()[:12]
     short = Path(tempfile.gettempdir()) / f"ops-console-{digest}"
     short.mkdir(mode=0o700, exist_ok=True)
     return short / "redis.sock"
@@ -136,17 +194,18 @@ def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def services(profile: str, *, persistent_redis: bool) -> Iterator[dict[str, str]]:
+def services(profile: str, *, disposable: bool) -> Iterator[dict[str, str]]:
     """Yield an environment naming PostgreSQL and Redis, embedded where not given."""
     env = dict(os.environ)
     base = DATA / profile
     with contextlib.ExitStack() as stack:
         if not env.get("DATABASE_URL"):
-            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(base / "postgres", "ops_console"))
+            settings = POSTGRES_TEST_SETTINGS if disposable else POSTGRES_SETTINGS
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(base / "postgres", "ops_console", settings))
         else:
             say("using DATABASE_URL from the environment")
         if not env.get("REDIS_URL"):
-            env["REDIS_URL"] = stack.enter_context(embedded_redis(base / "redis", persistent=persistent_redis))
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(base / "redis", persistent=not disposable))
         else:
             say("using REDIS_URL from the environment")
         yield env
@@ -165,6 +224,12 @@ def _free_port(preferred: int) -> int:
                 continue
             return sock.getsockname()[1]
     raise SystemExit("no free TCP port for the web server")
+
+
+def _preferred_port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"PORT must be a TCP port number (1-65535), got {value!r}")
+    return int(value)
 
 
 def _admin_password(base: Path) -> str:
@@ -194,13 +259,13 @@ def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None
 def command_run(_args: argparse.Namespace) -> int:
     os.environ.setdefault("DEBUG", "1")
     base = DATA / "dev"
-    with services("dev", persistent_redis=True) as env:
+    with services("dev", disposable=False) as env:
         manage(env, "migrate", "--no-input")
         manage(env, "seed_demo")
         username = env.get("OPS_ADMIN_USERNAME", "admin")
         password = env["OPS_ADMIN_PASSWORD"] = _admin_password(base)
         manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
-        port = _free_port(int(env.get("PORT", "8000")))
+        port = _free_port(_preferred_port(env.get("PORT") or "8000"))
         web = subprocess.Popen(
             [PYTHON, "-m", "uvicorn", "ops_console.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
@@ -234,13 +299,13 @@ def command_test(args: argparse.Namespace) -> int:
     os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_hex(16))
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
-    with services("test", persistent_redis=False) as env:
+    with services("test", disposable=True) as env:
         completed = subprocess.run([PYTHON, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env)
         return completed.returncode
 
 
 def command_services(_args: argparse.Namespace) -> int:
-    with services("dev", persistent_redis=True) as env:
+    with services("dev", disposable=False) as env:
         print(f"export DATABASE_URL='{env['DATABASE_URL']}'")
         print(f"export REDIS_URL='{env['REDIS_URL']}'", flush=True)
         say("services are up — Ctrl-C stops them")
@@ -258,17 +323,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run").set_defaults(handler=command_run)
-    test = commands.add_parser("test")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test.set_defaults(handler=command_test)
+    commands.add_parser("test", help="run pytest; every later argument is passed to it")
     commands.add_parser("services").set_defaults(handler=command_services)
     commands.add_parser("clean").set_defaults(handler=command_clean)
-    args, extra = parser.parse_known_args()
-    if args.command == "test":
-        args.pytest_args = [*args.pytest_args, *extra]
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    argv = sys.argv[1:]
+    if argv[:1] == ["test"]:
+        # Everything after `test` belongs to pytest, untouched.
+        args = argparse.Namespace(handler=command_test, pytest_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     os.chdir(ROOT)
+    # SIGTERM unwinds like Ctrl-C, so embedded servers are stopped either way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return args.handler(args)
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from tests.factories import StaffUserFactory, UserFactory
+from tests.seeded import seeded_platform  # noqa: F401  (module-scoped fixture shared by plan tests)
 
 
 @pytest.fixture
@@ -19,3 +21,15 @@ def member_client(db) -> Client:
     client = Client()
     client.force_login(UserFactory())
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static() -> None:
+    """Tests run with production settings, whose static storage serves collected, hashed files."""
+    call_command("collectstatic", "--no-input", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Full-strength PBKDF2 costs ~0.5 s a login; tests check access, not hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -46,11 +46,7 @@ def build_logging_config(*, level: str, fmt: str, process_kind: str) -> dict[str
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    renderer = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":
         final.append(structlog.processors.format_exc_info)

@@ -7,15 +7,50 @@ from collections.abc import Callable
 import structlog
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
+from psycopg.errors import QueryCanceled
 from psycopg_pool import PoolTimeout
 
 from apps.core.errors import error_response
 
 logger = structlog.get_logger(__name__)
 
+RETRY_AFTER_SECONDS = 5
+
+
+def database_error_response(request: HttpRequest, exception: BaseException | None) -> HttpResponse | None:
+    """A 503/504 JSON response for an unreachable, exhausted or timed-out database; None for anything else."""
+    if not isinstance(exception, OperationalError):
+        return None
+    if isinstance(exception.__cause__, QueryCanceled):
+        logger.warning("db_statement_timeout", path=request.path)
+        return error_response(
+            request,
+            status=504,
+            code="db_statement_timeout",
+            message="A database query took longer than its time limit.",
+        )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if isinstance(exception.__cause__, PoolTimeout):
+        logger.warning("db_pool_exhausted", path=request.path)
+        return error_response(
+            request,
+            status=503,
+            code="db_pool_exhausted",
+            message="All database connections are busy; retry shortly.",
+            headers=headers,
+        )
+    logger.warning("db_unavailable", path=request.path, error_class=type(exception.__cause__ or exception).__name__)
+    return error_response(
+        request,
+        status=503,
+        code="db_unavailable",
+        message="The database is unavailable; retry shortly.",
+        headers=headers,
+    )
+
 
 class DatabaseUnavailableMiddleware:
-    retry_after_seconds = 5
+    """Catches database errors raised by views; handler500 catches those raised in middleware."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -24,23 +59,4 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError):
-            return None
-        headers = {"Retry-After": str(self.retry_after_seconds)}
-        if isinstance(exception.__cause__, PoolTimeout):
-            logger.warning("db_pool_exhausted", path=request.path)
-            return error_response(
-                request,
-                status=503,
-                code="db_pool_exhausted",
-                message="All database connections are busy; retry shortly.",
-                headers=headers,
-            )
-        logger.warning("db_unavailable", path=request.path, error_class=type(exception.__cause__ or exception).__name__)
-        return error_response(
-            request,
-            status=503,
-            code="db_unavailable",
-            message="The database is unavailable; retry shortly.",
-            headers=headers,
-        )
+        return database_error_response(request, exception)

@@ -64,6 +64,8 @@ class DemoScale:
 def _execute(step: str, sql: str, params: dict[str, object] | None = None) -> int:
     started = time.monotonic()
     with statement_timeout(SEED_STATEMENT_TIMEOUT_MS), connection.cursor() as cursor:
+        # Demo rows can be regenerated, so a commit need not wait for the WAL flush.
+        cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(sql, params or {})
         rows = cursor.rowcount
     logger.info("demo_seed_step", step=step, rows=rows, duration_ms=round((time.monotonic() - started) * 1000))
@@ -104,7 +106,7 @@ def _seed_people(table: str, prefix: str, count: int, statuses: tuple[str, str, 
             {capacity_value}now() - (i %% 730) * interval '1 day',
             now()
         FROM generate_series(1::bigint, %(count)s) AS i
-        ON CONFLICT (lower(email)) DO NOTHING
+        ON CONFLICT ((upper(email))) DO NOTHING
         """,
         {
             "first": FIRST_NAMES,
@@ -198,15 +200,16 @@ def _seed_allocations() -> int:
         "trainer_allocations",
         """
         WITH ct AS (SELECT course_id, trainer_id,
-                           row_number() OVER (PARTITION BY course_id ORDER BY trainer_id) - 1 AS n,
-                           count(*) OVER (PARTITION BY course_id) AS total
+                           row_number() OVER (PARTITION BY course_id ORDER BY trainer_id) - 1 AS n
                     FROM trainer_courses),
-             pu AS (SELECT pu.*, CASE
+             totals AS (SELECT course_id, count(*) AS total FROM trainer_courses GROUP BY course_id),
+             pu AS (SELECT pu.*, pu.id %% totals.total AS slot, CASE
                         WHEN NOT pu.is_active THEN CASE WHEN pu.id %% 3 = 0 THEN 'cancelled' ELSE 'completed' END
                         WHEN pu.id %% 10 = 0 THEN 'pending'
                         WHEN pu.id %% 23 = 0 THEN 'rejected'
                         ELSE 'active' END AS status
                     FROM student_course_purchases pu
+                    JOIN totals ON totals.course_id = pu.course_id
                     WHERE NOT EXISTS (SELECT 1 FROM trainer_allocations a WHERE a.purchase_id = pu.id))
         INSERT INTO trainer_allocations (student_id, course_id, purchase_id, trainer_id, status, allocated_at,
                                          created_at, updated_at)
@@ -216,7 +219,7 @@ def _seed_allocations() -> int:
                CASE WHEN pu.status = 'pending' THEN NULL ELSE pu.created_at + interval '2 hours' END,
                pu.created_at + interval '1 minute', now()
         FROM pu
-        JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.id %% ct.total
+        JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.slot
         ON CONFLICT DO NOTHING
         """,
     )

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from apps.core.admin import IndexedSearchAdmin
 from apps.directory.models import Course, Student, Trainer
 
 
 @admin.register(Student)
-class StudentAdmin(admin.ModelAdmin):
+class StudentAdmin(IndexedSearchAdmin):
     list_display = ("full_name", "email", "phone", "status", "created_at")
     list_filter = ("status",)
-    search_fields = ("full_name", "email", "=id")
+    search_fields = ("full_name", "email")
+    search_names = ("full_name",)
+    search_help_text = "Id, email, or part of the name."
     show_full_result_count = False
-    date_hierarchy = "created_at"
 
 
 @admin.register(Course)
@@ -23,9 +25,11 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Trainer)
-class TrainerAdmin(admin.ModelAdmin):
+class TrainerAdmin(IndexedSearchAdmin):
     list_display = ("full_name", "email", "status", "capacity", "created_at")
     list_filter = ("status", "courses")
-    search_fields = ("full_name", "email", "=id")
+    search_fields = ("full_name", "email")
+    search_names = ("full_name",)
+    search_help_text = "Id, email, or part of the name."
     filter_horizontal = ("courses",)
     show_full_result_count = False

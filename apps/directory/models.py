@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 
 
 class Student(models.Model):
@@ -23,8 +23,8 @@ class Student(models.Model):
         db_table = "students"
         ordering = ["full_name", "id"]
         constraints = [
-            # One student per email, whatever its case; also serves lookup by email.
-            models.UniqueConstraint(Lower("email"), name="students_email_lower_uniq"),
+            # One student per email, whatever its case; serves email__iexact, i.e. WHERE UPPER(email) = UPPER(%s).
+            models.UniqueConstraint(Upper("email"), name="students_email_ci_uniq"),
         ]
 
     def __str__(self) -> str:
@@ -80,7 +80,8 @@ class Trainer(models.Model):
         db_table = "trainers"
         ordering = ["full_name", "id"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="trainers_email_lower_uniq"),
+            # One trainer per email, whatever its case; serves WHERE UPPER(email) = UPPER(%s).
+            models.UniqueConstraint(Upper("email"), name="trainers_email_ci_uniq"),
         ]
 
     def __str__(self) -> str:

@@ -25,7 +25,8 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
     provider = models.CharField(max_length=32, default="sandbox")
-    provider_payment_id = models.CharField(max_length=128, null=True, blank=True)
+    # NULL (not "") until the provider answers: the unique constraint must allow many unset values.
+    provider_payment_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     idempotency_key = models.CharField(max_length=128)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -41,13 +42,17 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["idempotency_key"], name="payments_idempotency_key_uniq"),
             models.CheckConstraint(condition=models.Q(amount__gt=Decimal("0")), name="payments_amount_positive"),
             models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="payments_currency_iso4217"),
-            models.CheckConstraint(
-                condition=models.Q(status__in=PaymentStatus.values), name="payments_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=PaymentStatus.values), name="payments_status_valid"),
         ]
         indexes = [
             # A student's payments by status, newest first: WHERE student_id = %s AND status = %s ORDER BY created_at DESC.
-            models.Index("student", "status", models.F("created_at").desc(), name="payments_student_status_created_idx"),
+            models.Index(
+                "student", "status", models.F("created_at").desc(), name="payments_student_status_created_idx"
+            ),
+            # Operators' newest-first list (admin changelist): ORDER BY created_at DESC, id DESC LIMIT n.
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="payments_created_idx"),
+            # Stuck payments for reconciliation and the status filter: WHERE status = %s [AND created_at < %s].
+            models.Index(fields=["status", "created_at"], name="payments_status_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -17,9 +17,7 @@ class TutoringSession(models.Model):
     Status = SessionStatus
 
     # Allocation, student and trainer lookups are served by the composite indexes below.
-    allocation = models.ForeignKey(
-        TrainerAllocation, on_delete=models.PROTECT, related_name="sessions", db_index=False
-    )
+    allocation = models.ForeignKey(TrainerAllocation, on_delete=models.PROTECT, related_name="sessions", db_index=False)
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="sessions", db_index=False)
     trainer = models.ForeignKey(Trainer, on_delete=models.PROTECT, related_name="sessions", db_index=False)
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sessions")

@@ -5,7 +5,6 @@ import pytest
 from apps.allocations.models import TrainerAllocation
 from apps.allocations.selectors import allocation_count_for_trainer, allocation_list_for_student
 from tests.plans import indexes_used
-from tests.seeded import seeded_platform  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,6 @@ import pytest
 from apps.purchases.models import StudentCoursePurchase
 from apps.purchases.selectors import purchase_get_active, purchase_list_for_student
 from tests.plans import indexes_used
-from tests.seeded import seeded_platform  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

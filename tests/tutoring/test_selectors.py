@@ -12,7 +12,6 @@ from apps.tutoring.selectors import (
     session_list_for_trainer_between,
 )
 from tests.plans import indexes_used
-from tests.seeded import seeded_platform  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

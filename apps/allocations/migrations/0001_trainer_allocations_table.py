@@ -30,8 +30,21 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'trainer_allocations',
                 'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['student', 'status', 'course'], name='trainer_allocations_student_status_course_idx'), models.Index(fields=['trainer', 'status'], name='trainer_allocations_trainer_status_idx'), models.Index(fields=['purchase'], name='trainer_allocations_purchase_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'active'])), fields=('purchase',), name='trainer_allocations_purchase_open_uniq'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'active'), _negated=True), ('trainer__isnull', False), _connector='OR'), name='trainer_allocations_active_has_trainer'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'active', 'completed', 'cancelled', 'rejected'])), name='trainer_allocations_status_valid')],
+                'indexes': [
+                    # A student's allocations: WHERE student_id = %s AND status = %s [AND course_id = %s].
+                    models.Index(fields=['student', 'status', 'course'], name='trainer_allocations_student_status_course_idx'),
+                    # Trainer load and capacity: WHERE trainer_id = %s AND status = %s.
+                    models.Index(fields=['trainer', 'status'], name='trainer_allocations_trainer_status_idx'),
+                    # Purchase history of allocations (including closed ones): WHERE purchase_id = %s.
+                    models.Index(fields=['purchase'], name='trainer_allocations_purchase_idx'),
+                ],
+                'constraints': [
+                    # Pipeline step "purchase -> allocation": WHERE purchase_id = %s AND status IN open; one open allocation.
+                    models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'active'])), fields=('purchase',), name='trainer_allocations_purchase_open_uniq'),
+                    # An active allocation always names its trainer.
+                    models.CheckConstraint(condition=models.Q(models.Q(('status', 'active'), _negated=True), ('trainer__isnull', False), _connector='OR'), name='trainer_allocations_active_has_trainer'),
+                    models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'active', 'completed', 'cancelled', 'rejected'])), name='trainer_allocations_status_valid'),
+                ],
             },
         ),
     ]

@@ -29,7 +29,11 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'courses',
                 'ordering': ['title', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('sessions_per_purchase__gte', 1)), name='courses_sessions_per_purchase_positive'), models.CheckConstraint(condition=models.Q(('session_minutes__gte', 15)), name='courses_session_minutes_min'), models.CheckConstraint(condition=models.Q(('price__gt', Decimal('0'))), name='courses_price_positive')],
+                'constraints': [
+                    models.CheckConstraint(condition=models.Q(('sessions_per_purchase__gte', 1)), name='courses_sessions_per_purchase_positive'),
+                    models.CheckConstraint(condition=models.Q(('session_minutes__gte', 15)), name='courses_session_minutes_min'),
+                    models.CheckConstraint(condition=models.Q(('price__gt', Decimal('0'))), name='courses_price_positive'),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -46,7 +50,10 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'students',
                 'ordering': ['full_name', 'id'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='students_email_lower_uniq')],
+                'constraints': [
+                    # One student per email, whatever its case; serves email__iexact, i.e. WHERE UPPER(email) = UPPER(%s).
+                    models.UniqueConstraint(django.db.models.functions.text.Upper('email'), name='students_email_ci_uniq'),
+                ],
             },
         ),
         migrations.CreateModel(
@@ -65,7 +72,10 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'trainers',
                 'ordering': ['full_name', 'id'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('email'), name='trainers_email_lower_uniq')],
+                'constraints': [
+                    # One trainer per email, whatever its case; serves WHERE UPPER(email) = UPPER(%s).
+                    models.UniqueConstraint(django.db.models.functions.text.Upper('email'), name='trainers_email_ci_uniq'),
+                ],
             },
         ),
     ]

@@ -33,8 +33,19 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'payments',
                 'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(models.F('student'), models.F('status'), models.OrderBy(models.F('created_at'), descending=True), name='payments_student_status_created_idx')],
-                'constraints': [models.UniqueConstraint(fields=('provider_payment_id',), name='payments_provider_payment_id_uniq'), models.UniqueConstraint(fields=('idempotency_key',), name='payments_idempotency_key_uniq'), models.CheckConstraint(condition=models.Q(('amount__gt', Decimal('0'))), name='payments_amount_positive'), models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='payments_currency_iso4217'), models.CheckConstraint(condition=models.Q(('status__in', ['created', 'pending', 'succeeded', 'failed', 'refunded'])), name='payments_status_valid')],
+                'indexes': [
+                    # A student's payments by status, newest first: WHERE student_id = %s AND status = %s ORDER BY created_at DESC.
+                    models.Index(models.F('student'), models.F('status'), models.OrderBy(models.F('created_at'), descending=True), name='payments_student_status_created_idx'),
+                ],
+                'constraints': [
+                    # Webhook lookup: WHERE provider_payment_id = %s (NULL until the provider answers).
+                    models.UniqueConstraint(fields=('provider_payment_id',), name='payments_provider_payment_id_uniq'),
+                    # Create-payment retries: WHERE idempotency_key = %s; one payment per key.
+                    models.UniqueConstraint(fields=('idempotency_key',), name='payments_idempotency_key_uniq'),
+                    models.CheckConstraint(condition=models.Q(('amount__gt', Decimal('0'))), name='payments_amount_positive'),
+                    models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='payments_currency_iso4217'),
+                    models.CheckConstraint(condition=models.Q(('status__in', ['created', 'pending', 'succeeded', 'failed', 'refunded'])), name='payments_status_valid'),
+                ],
             },
         ),
     ]

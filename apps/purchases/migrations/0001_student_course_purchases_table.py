@@ -27,8 +27,16 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'student_course_purchases',
                 'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(models.F('student'), models.OrderBy(models.F('created_at'), descending=True), name='student_course_purchases_student_created_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('student', 'course'), name='student_course_purchases_active_uniq'), models.UniqueConstraint(fields=('payment',), name='student_course_purchases_payment_uniq')],
+                'indexes': [
+                    # A student's purchase history, newest first: WHERE student_id = %s ORDER BY created_at DESC.
+                    models.Index(models.F('student'), models.OrderBy(models.F('created_at'), descending=True), name='student_course_purchases_student_created_idx'),
+                ],
+                'constraints': [
+                    # Access check: WHERE student_id = %s AND course_id = %s AND is_active; at most one active purchase.
+                    models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('student', 'course'), name='student_course_purchases_active_uniq'),
+                    # Pipeline step "payment succeeded -> purchase": WHERE payment_id = %s; never two purchases per payment.
+                    models.UniqueConstraint(fields=('payment',), name='student_course_purchases_payment_uniq'),
+                ],
             },
         ),
     ]

@@ -32,8 +32,20 @@ class Migration(migrations.Migration):
             options={
                 'db_table': 'tutoring_sessions',
                 'ordering': ['scheduled_date', 'scheduled_time', 'id'],
-                'indexes': [models.Index(fields=['student', 'status', 'scheduled_date', 'scheduled_time'], name='tutoring_sessions_student_status_slot_idx'), models.Index(fields=['trainer', 'scheduled_date'], name='tutoring_sessions_trainer_date_idx'), models.Index(fields=['trainer', 'status'], name='tutoring_sessions_trainer_status_idx')],
-                'constraints': [models.UniqueConstraint(fields=('allocation', 'scheduled_date', 'scheduled_time'), name='tutoring_sessions_allocation_slot_uniq'), models.CheckConstraint(condition=models.Q(('duration_minutes__gte', 15)), name='tutoring_sessions_duration_min'), models.CheckConstraint(condition=models.Q(('status__in', ['scheduled', 'completed', 'cancelled', 'no_show'])), name='tutoring_sessions_status_valid')],
+                'indexes': [
+                    # A student's upcoming sessions: WHERE student_id = %s AND status = %s ORDER BY scheduled_date, scheduled_time.
+                    models.Index(fields=['student', 'status', 'scheduled_date', 'scheduled_time'], name='tutoring_sessions_student_status_slot_idx'),
+                    # A trainer's day: WHERE trainer_id = %s AND scheduled_date [= | BETWEEN] %s.
+                    models.Index(fields=['trainer', 'scheduled_date'], name='tutoring_sessions_trainer_date_idx'),
+                    # A trainer's sessions by status: WHERE trainer_id = %s AND status = %s.
+                    models.Index(fields=['trainer', 'status'], name='tutoring_sessions_trainer_status_idx'),
+                ],
+                'constraints': [
+                    # Scheduling: WHERE allocation_id = %s [AND scheduled_date = %s AND scheduled_time = %s]; one session per slot.
+                    models.UniqueConstraint(fields=('allocation', 'scheduled_date', 'scheduled_time'), name='tutoring_sessions_allocation_slot_uniq'),
+                    models.CheckConstraint(condition=models.Q(('duration_minutes__gte', 15)), name='tutoring_sessions_duration_min'),
+                    models.CheckConstraint(condition=models.Q(('status__in', ['scheduled', 'completed', 'cancelled', 'no_show'])), name='tutoring_sessions_status_valid'),
+                ],
             },
         ),
     ]

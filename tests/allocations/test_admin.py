@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import factory
+import pytest
+from django.urls import reverse
+
+from apps.allocations.models import TrainerAllocation
+from tests.admin_helpers import changelist_query_count, purchases_bulk_create
+from tests.factories import AllocationFactory, TrainerFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:allocations_trainerallocation_changelist"
+
+
+def test_the_allocation_changelist_runs_as_many_queries_for_500_allocations_as_for_10(staff_client):
+    url = reverse(CHANGELIST)
+    AllocationFactory.create_batch(10)
+    queries_for_10 = changelist_query_count(staff_client, url)
+    purchases = purchases_bulk_create(490)
+    TrainerAllocation.objects.bulk_create(
+        AllocationFactory.build_batch(490, purchase=factory.Iterator(purchases), trainer=TrainerFactory())
+    )
+
+    queries_for_500 = changelist_query_count(staff_client, url)
+
+    assert queries_for_500 == queries_for_10
+
+
+def test_the_allocation_change_page_renders(staff_client):
+    allocation = AllocationFactory()
+
+    response = staff_client.get(reverse("admin:allocations_trainerallocation_change", args=[allocation.pk]))
+
+    assert response.status_code == 200
+
+
+def test_the_allocation_add_page_renders(staff_client):
+    response = staff_client.get(reverse("admin:allocations_trainerallocation_add"))
+
+    assert response.status_code == 200
+
+
+def test_a_user_who_is_not_staff_is_sent_to_the_login_page(member_client):
+    url = reverse(CHANGELIST)
+
+    response = member_client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('admin:login')}?next={url}"

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from apps.directory.models import Course, Student, Trainer
+from tests.admin_helpers import changelist_query_count
+from tests.factories import CourseFactory, StudentFactory, TrainerFactory
+
+pytestmark = pytest.mark.django_db
+
+MODELS = ["student", "course", "trainer"]
+FACTORIES = {"student": StudentFactory, "course": CourseFactory, "trainer": TrainerFactory}
+
+
+def test_the_student_changelist_runs_as_many_queries_for_500_students_as_for_10(staff_client):
+    url = reverse("admin:directory_student_changelist")
+    StudentFactory.create_batch(10)
+    queries_for_10 = changelist_query_count(staff_client, url)
+    Student.objects.bulk_create(StudentFactory.build_batch(490))
+
+    queries_for_500 = changelist_query_count(staff_client, url)
+
+    assert queries_for_500 == queries_for_10
+
+
+def test_the_course_changelist_runs_as_many_queries_for_500_courses_as_for_10(staff_client):
+    url = reverse("admin:directory_course_changelist")
+    CourseFactory.create_batch(10)
+    queries_for_10 = changelist_query_count(staff_client, url)
+    Course.objects.bulk_create(CourseFactory.build_batch(490))
+
+    queries_for_500 = changelist_query_count(staff_client, url)
+
+    assert queries_for_500 == queries_for_10
+
+
+def test_the_trainer_changelist_runs_as_many_queries_for_500_trainers_as_for_10(staff_client):
+    url = reverse("admin:directory_trainer_changelist")
+    course = CourseFactory()
+    for trainer in TrainerFactory.create_batch(10):
+        trainer.courses.add(course)
+    queries_for_10 = changelist_query_count(staff_client, url)
+    trainers = Trainer.objects.bulk_create(TrainerFactory.build_batch(490))
+    Trainer.courses.through.objects.bulk_create(
+        [Trainer.courses.through(trainer=trainer, course=course) for trainer in trainers]
+    )
+
+    queries_for_500 = changelist_query_count(staff_client, url)
+
+    assert queries_for_500 == queries_for_10
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_change_page_renders(staff_client, model):
+    obj = FACTORIES[model]()
+
+    response = staff_client.get(reverse(f"admin:directory_{model}_change", args=[obj.pk]))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_add_page_renders(staff_client, model):
+    response = staff_client.get(reverse(f"admin:directory_{model}_add"))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_user_who_is_not_staff_is_sent_to_the_login_page(member_client, model):
+    url = reverse(f"admin:directory_{model}_changelist")
+
+    response = member_client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('admin:login')}?next={url}"
+
+
+def test_students_can_be_found_by_email(staff_client):
+    student = StudentFactory(email="ada.abara@example.test")
+    other = StudentFactory(email="ben.berg@example.test")
+
+    response = staff_client.get(reverse("admin:directory_student_changelist"), {"q": "ada.abara@example.test"})
+
+    assert response.status_code == 200
+    assert reverse("admin:directory_student_change", args=[student.pk]) in response.content.decode()
+    assert reverse("admin:directory_student_change", args=[other.pk]) not in response.content.decode()

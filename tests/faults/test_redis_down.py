@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import logging
+import time
+
+from django.core.cache import cache
+
+from tests.servers import silent_tcp_server
+
+
+def _point_cache_at(settings, url: str, *, socket_timeout: float = 0.3) -> None:
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}
+    caches["default"]["OPTIONS"] = {
+        **caches["default"]["OPTIONS"],
+        "SOCKET_TIMEOUT": socket_timeout,
+        "SOCKET_CONNECT_TIMEOUT": socket_timeout,
+    }
+    settings.CACHES = caches
+
+
+def test_a_cache_read_from_a_dead_redis_is_a_miss_and_is_logged(settings, caplog):
+    _point_cache_at(settings, "unix:///nonexistent/redis.sock")
+
+    with caplog.at_level(logging.ERROR, logger="apps.core.cache"):
+        value = cache.get("anything", default="miss")
+
+    assert value == "miss"
+    assert any(record.name == "apps.core.cache" for record in caplog.records)
+
+
+def test_a_cache_write_to_a_dead_redis_fails_silently(settings, caplog):
+    _point_cache_at(settings, "unix:///nonexistent/redis.sock")
+
+    with caplog.at_level(logging.ERROR, logger="apps.core.cache"):
+        cache.set("key", "value", timeout=30)
+
+    assert any(record.name == "apps.core.cache" for record in caplog.records)
+
+
+def test_a_hung_redis_costs_a_cache_read_no_more_than_its_socket_timeout(settings):
+    with silent_tcp_server() as port:
+        _point_cache_at(settings, f"redis://127.0.0.1:{port}/0", socket_timeout=0.3)
+        started = time.monotonic()
+
+        value = cache.get("anything")
+
+        elapsed = time.monotonic() - started
+    assert value is None
+    assert elapsed < 1.5
+
+
+def test_the_cache_works_when_redis_is_up():
+    cache.set("tests:roundtrip", {"a": 1}, timeout=30)
+
+    assert cache.get("tests:roundtrip") == {"a": 1}

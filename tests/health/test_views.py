@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.servers import silent_tcp_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_liveness_answers_ok_without_touching_dependencies(client, django_assert_num_queries, settings):
+    settings.REDIS_URL = "unix:///nonexistent/redis.sock"
+
+    with django_assert_num_queries(0):
+        response = client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "process": "test"}
+
+
+def test_readiness_answers_ok_when_postgres_and_redis_answer(client):
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["failing"] == []
+    assert set(body["checks"]) == {"postgres", "redis"}
+
+
+def test_readiness_names_redis_when_redis_is_down(client, settings):
+    settings.REDIS_URL = "unix:///nonexistent/redis.sock"
+
+    response = client.get("/ready")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["redis"]
+    assert body["checks"]["postgres"]["status"] == "ok"
+    assert "nonexistent" not in response.content.decode()
+
+
+def test_readiness_fails_within_its_bound_when_redis_hangs(client, settings):
+    settings.HEALTH_CHECK_TIMEOUT = 0.3
+    with silent_tcp_server() as port:
+        settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+
+        response = client.get("/ready")
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["redis"]
+    assert response.json()["checks"]["redis"]["duration_ms"] < 1500
+
+
+def test_readiness_is_never_cached(client):
+    response = client.get("/ready")
+
+    assert "no-cache" in response["Cache-Control"]

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from apps.payments.models import Payment
+from tests.admin_helpers import changelist_query_count
+from tests.factories import CourseFactory, PaymentFactory, StudentFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:payments_payment_changelist"
+
+
+def test_the_payment_changelist_runs_as_many_queries_for_500_payments_as_for_10(staff_client):
+    url = reverse(CHANGELIST)
+    PaymentFactory.create_batch(10)
+    queries_for_10 = changelist_query_count(staff_client, url)
+    student, course = StudentFactory(), CourseFactory()
+    Payment.objects.bulk_create(PaymentFactory.build_batch(490, student=student, course=course))
+
+    queries_for_500 = changelist_query_count(staff_client, url)
+
+    assert queries_for_500 == queries_for_10
+
+
+def test_the_payment_change_page_renders(staff_client):
+    payment = PaymentFactory()
+
+    response = staff_client.get(reverse("admin:payments_payment_change", args=[payment.pk]))
+
+    assert response.status_code == 200
+
+
+def test_the_payment_add_page_renders(staff_client):
+    response = staff_client.get(reverse("admin:payments_payment_add"))
+
+    assert response.status_code == 200
+
+
+def test_a_user_who_is_not_staff_is_sent_to_the_login_page(member_client):
+    url = reverse(CHANGELIST)
+
+    response = member_client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('admin:login')}?next={url}"
+
+
+@pytest.mark.parametrize("query", ["ada.abara@example.test", "Ada.Abara@Example.test"])
+def test_a_payment_can_be_found_by_its_students_email(staff_client, query):
+    payment = PaymentFactory(student=StudentFactory(email="ada.abara@example.test"))
+    other = PaymentFactory(student=StudentFactory(email="ben.berg@example.test"))
+
+    response = staff_client.get(reverse(CHANGELIST), {"q": query})
+
+    assert response.status_code == 200
+    assert reverse("admin:payments_payment_change", args=[payment.pk]) in response.content.decode()
+    assert reverse("admin:payments_payment_change", args=[other.pk]) not in response.content.decode()
+
+
+def test_a_payment_can_be_found_by_its_id(staff_client):
+    payment = PaymentFactory()
+    other = PaymentFactory()
+
+    response = staff_client.get(reverse(CHANGELIST), {"q": str(payment.pk)})
+
+    assert response.status_code == 200
+    assert reverse("admin:payments_payment_change", args=[payment.pk]) in response.content.decode()
+    assert reverse("admin:payments_payment_change", args=[other.pk]) not in response.content.decode()
