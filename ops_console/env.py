@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
@@ -178,3 +179,56 @@ def env_time_zone(name: str, default: str) -> str:
             f"{name} must be an IANA time zone such as UTC or Europe/Berlin, got {value!r}"
         ) from None
     return value
+
+
+_RATE = re.compile(r"(?P<count>[1-9][0-9]*)/(?P<unit>[smhd])")
+_RATE_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(value: str, *, name: str) -> tuple[int, int]:
+    """'120/m' -> (120, 60): a positive count, a slash, one of s, m, h, d; nothing else."""
+    match = _RATE.fullmatch(value)
+    if match is None:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 120/m (a positive count per s, m, h or d), got {value!r}"
+        )
+    return int(match["count"]), _RATE_PERIOD_SECONDS[match["unit"]]
+
+
+def env_rate(name: str, default: str) -> str:
+    value = env_str(name, default) or default
+    parse_rate(value, name=name)
+    return value
+
+
+def env_http_url(name: str, default: str) -> str:
+    value = env_str(name, default) or default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL with a host, got {value!r}")
+    return value
+
+
+# Fields of an HTTP_TARGETS entry that HTTP_TARGET_<NAME>_<FIELD> may override, with their type and minimum.
+_HTTP_TARGET_FIELDS: dict[str, tuple[type, float]] = {
+    "connect_timeout": (float, 0.01),
+    "read_timeout": (float, 0.01),
+    "pool_maxsize": (int, 1),
+    "retries": (int, 0),
+    "breaker_fail_max": (int, 1),
+    "breaker_reset_timeout": (float, 1.0),
+}
+
+
+def env_http_target_overrides(target: str) -> dict[str, int | float]:
+    """HTTP_TARGET_<TARGET>_<FIELD> values that are set, e.g. HTTP_TARGET_PAYMENT_PROVIDER_RETRIES=0."""
+    overrides: dict[str, int | float] = {}
+    for field, (kind, minimum) in _HTTP_TARGET_FIELDS.items():
+        name = f"HTTP_TARGET_{target.upper()}_{field.upper()}"
+        if env_str(name) is None:
+            continue
+        if kind is int:
+            overrides[field] = env_int(name, 0, minimum=int(minimum))
+        else:
+            overrides[field] = env_float(name, 0.0, minimum=minimum)
+    return overrides

@@ -16,8 +16,11 @@ from ops_console.env import (
     env_choice,
     env_database_url,
     env_float,
+    env_http_target_overrides,
+    env_http_url,
     env_int,
     env_list,
+    env_rate,
     env_redis_url,
     env_secret,
     env_str,
@@ -64,15 +67,22 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # Outermost, both async-capable: the correlation id, then the request's
+    # budget, cover everything below them.
+    "apps.core.correlation.CorrelationIdMiddleware",
+    "apps.core.deadline.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: per-user keys need request.user.
+    "apps.core.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.DatabaseUnavailableMiddleware",
+    "apps.core.deadline.DatabaseDeadlineMiddleware",
 ]
 
 ROOT_URLCONF = "ops_console.urls"
@@ -93,6 +103,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Seconds a request may take before it is answered 504; views may declare more
+# with @request_deadline (aggregations 60 s, reports 120 s).
+REQUEST_TIMEOUT = env_float("REQUEST_TIMEOUT", 30.0, minimum=0.1)
 
 # --- PostgreSQL through psycopg 3 and Django's native pool --------------------
 
@@ -154,11 +168,34 @@ CACHES = {
         },
     }
 }
+# Bounds of the project's direct Redis calls (apps/core/redis.py), in seconds.
+REDIS_READ_TIMEOUT = env_float("REDIS_READ_TIMEOUT", 1.0, minimum=0.01)
+REDIS_WRITE_TIMEOUT = env_float("REDIS_WRITE_TIMEOUT", 2.0, minimum=0.01)
+RATE_LIMIT_REDIS_TIMEOUT = env_float("RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.01)
+
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "apps.core.cache"
 
 # Sessions live in the database: a Redis outage must not log operators out.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Rate limiting (apps/core/ratelimit.py, docs/ratelimiting.md) -------------
+
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+# Every path under /api/, per user (or per IP when anonymous).
+RATE_LIMIT_API = env_rate("RATE_LIMIT_API", "300/m")
+# POSTs to the login paths, per IP.
+RATE_LIMIT_LOGIN = env_rate("RATE_LIMIT_LOGIN", "10/m")
+RATE_LIMIT_LOGIN_PATHS = env_list("RATE_LIMIT_LOGIN_PATHS", ["/admin/login/"])
+if not all(path.startswith("/") for path in RATE_LIMIT_LOGIN_PATHS):
+    raise ImproperlyConfigured(f"RATE_LIMIT_LOGIN_PATHS must list paths starting with /, got {RATE_LIMIT_LOGIN_PATHS}")
+# API paths the API limit skips: the provider's signed webhook (its retries must get through).
+RATE_LIMIT_EXEMPT_PATHS = env_list("RATE_LIMIT_EXEMPT_PATHS", ["/api/payments/webhook"])
+# Namespace of the limiter's Redis keys; follows the cache's prefix by default.
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:rl")
+# Count the right-most X-Forwarded-For address instead of REMOTE_ADDR: only
+# behind exactly one proxy that appends to that header.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 
 # --- Celery (wiring in ops_console/celery.py) ---------------------------------
 
@@ -173,6 +210,41 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The platform's workers each consume their own queue; `make run` starts one worker on all of them.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "payments.invalidate_student_cache": {"queue": "cache"},
+}
+
+# --- API ------------------------------------------------------------------
+
+# Bearer tokens accepted by the JSON API (comma-separated; API_TOKENS_FILE works too).
+API_TOKENS = [token.strip() for token in (env_secret("API_TOKENS") or "").split(",") if token.strip()]
+# Seconds a webhook signature stays valid (replays inside it are idempotent no-ops).
+PAYMENT_WEBHOOK_TOLERANCE = env_int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
+
+# --- Outbound HTTP (apps/core/http.py) ----------------------------------------
+
+PAYMENT_PROVIDER_URL = env_http_url("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8765")
+# Milliseconds the provider may take to answer (the read timeout of each attempt).
+PAYMENT_TIMEOUT = env_int("PAYMENT_TIMEOUT", 5000, minimum=1)
+# Shared with the provider to sign its webhooks (PAYMENT_WEBHOOK_SECRET_FILE works too).
+PAYMENT_WEBHOOK_SECRET = env_secret("PAYMENT_WEBHOOK_SECRET")
+if not PAYMENT_WEBHOOK_SECRET and not DEBUG:
+    raise ImproperlyConfigured(
+        "PAYMENT_WEBHOOK_SECRET is required when DEBUG is off (or set PAYMENT_WEBHOOK_SECRET_FILE)"
+    )
+# Namespace of the circuit breakers' shared state in Redis; follows the cache's prefix by default.
+HTTP_BREAKER_KEY_PREFIX = env_str("HTTP_BREAKER_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:breaker")
+# Every upstream the project calls; fields left out take the defaults in apps/core/http.py.
+HTTP_TARGETS = {
+    "payment_provider": {
+        "base_url": PAYMENT_PROVIDER_URL,
+        "kind": "external",
+        "read_timeout": PAYMENT_TIMEOUT / 1000,
+        **env_http_target_overrides("payment_provider"),
+    },
+}
 
 # --- Health ------------------------------------------------------------------
 
@@ -181,6 +253,14 @@ HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
 
 # --- Auth, i18n, static ----------------------------------------------------
 
+# Argon2 first; the others verify passwords hashed before a switch.
+# apps/core/checks.py stops start-up if this is weakened (ops_console.E001-E004).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,13 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apps.payments.openapi import schema_view
+
 admin.site.site_header = "ops-console"
 admin.site.site_title = "ops-console"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("", include("apps.health.urls")),
+    path("api/schema", schema_view, name="api-schema"),
+    path("api/", include("apps.payments.urls")),
     path("admin/", admin.site.urls),
 ]
 
+handler404 = "apps.core.views.handler404"
 handler500 = "apps.core.views.handler500"

@@ -3,6 +3,7 @@
     python scripts/devstack.py run            # services, migrate, demo data, web + worker
     python scripts/devstack.py test [ARGS]    # services, then pytest ARGS
     python scripts/devstack.py services       # services only, printing their URLs
+    python scripts/devstack.py bench NAME [ARGS]  # services, then bench/NAME.py ARGS
 
 DATABASE_URL / REDIS_URL in the environment win: nothing embedded is started
 for a service that is named. Embedded data lives under .data/<profile>/ and the
@@ -256,8 +257,22 @@ def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None
             process.kill()
 
 
+def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subprocess.Popen[bytes]]:
+    """Start sandbox_provider unless PAYMENT_PROVIDER_URL names a provider; point the console at it."""
+    if env.get("PAYMENT_PROVIDER_URL"):
+        say("using PAYMENT_PROVIDER_URL from the environment")
+        return []
+    port = _free_port(8765)
+    env["PAYMENT_PROVIDER_URL"] = f"http://127.0.0.1:{port}"
+    webhook_url = f"http://127.0.0.1:{web_port}/api/payments/webhook"
+    args = ["--port", str(port), "--webhook-url", webhook_url, "--webhook-secret", env["PAYMENT_WEBHOOK_SECRET"]]
+    say(f"sandbox payment provider at {env['PAYMENT_PROVIDER_URL']}, webhooks to {webhook_url}")
+    return [subprocess.Popen([PYTHON, "-m", "sandbox_provider", *args], cwd=ROOT, env=env)]
+
+
 def command_run(_args: argparse.Namespace) -> int:
     os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "whsec-development-only")
     base = DATA / "dev"
     with services("dev", disposable=False) as env:
         manage(env, "migrate", "--no-input")
@@ -266,17 +281,31 @@ def command_run(_args: argparse.Namespace) -> int:
         password = env["OPS_ADMIN_PASSWORD"] = _admin_password(base)
         manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
         port = _free_port(_preferred_port(env.get("PORT") or "8000"))
+        provider = _start_sandbox_provider(env, web_port=port)
         web = subprocess.Popen(
             [PYTHON, "-m", "uvicorn", "ops_console.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env={**env, "OPS_PROCESS_KIND": "web"},
         )
         worker = subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "ops_console", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "ops_console",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "-Q",
+                "default,purchases,allocations,sessions,cache",
+            ],
             cwd=ROOT,
             env={**env, "OPS_PROCESS_KIND": "worker"},
         )
-        children = [web, worker]
+        children = [web, worker, *provider]
         say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")
         say("health: /health  readiness: /ready  — Ctrl-C stops everything")
         # Blocked only now, so the children keep their own Ctrl-C handling.
@@ -297,10 +326,24 @@ def command_test(args: argparse.Namespace) -> int:
     # Production-like settings: DEBUG off, JSON logs, plain HTTP for the test client.
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_hex(16))
+    os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "test-whsec-" + secrets.token_hex(16))
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
     with services("test", disposable=True) as env:
         completed = subprocess.run([PYTHON, "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env)
+        return completed.returncode
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    """Run bench/<name>.py against its own disposable services, so test runs neither slow it nor share its keys."""
+    script = ROOT / "bench" / f"{args.name}.py"
+    if not script.is_file():
+        available = ", ".join(sorted(path.stem for path in script.parent.glob("*.py"))) or "none"
+        raise SystemExit(f"no benchmark bench/{args.name}.py (available: {available})")
+    # Development settings, as `run` uses: no production secrets needed to time code.
+    os.environ.setdefault("DEBUG", "1")
+    with services("bench", disposable=True) as env:
+        completed = subprocess.run([PYTHON, str(script), *args.bench_args], cwd=ROOT, env=env)
         return completed.returncode
 
 
@@ -325,6 +368,10 @@ def main() -> int:
     commands.add_parser("run").set_defaults(handler=command_run)
     commands.add_parser("test", help="run pytest; every later argument is passed to it")
     commands.add_parser("services").set_defaults(handler=command_services)
+    bench = commands.add_parser("bench", help="run bench/NAME.py; every later argument is passed to it")
+    bench.add_argument("name")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(handler=command_bench)
     commands.add_parser("clean").set_defaults(handler=command_clean)
     argv = sys.argv[1:]
     if argv[:1] == ["test"]:

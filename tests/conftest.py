@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
 from tests.factories import StaffUserFactory, UserFactory
+from tests.fixtures.provider import sandbox_provider  # noqa: F401  (the sandbox payment provider, a real server)
 from tests.seeded import seeded_platform  # noqa: F401  (module-scoped fixture shared by plan tests)
 
 
@@ -33,3 +36,15 @@ def collected_static() -> None:
 def fast_password_hashing(settings) -> None:
     """Full-strength PBKDF2 costs ~0.5 s a login; tests check access, not hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_rate_limits(settings) -> None:
+    """Each test counts against its own rate-limit keys: concurrent test runs share one Redis."""
+    settings.RATE_LIMIT_KEY_PREFIX = f"test-rl:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_breakers(settings) -> None:
+    """Each test has its own circuit breakers: concurrent test runs share one Redis."""
+    settings.HTTP_BREAKER_KEY_PREFIX = f"test-breaker:{uuid.uuid4().hex}"

@@ -64,8 +64,12 @@ def test_database_url() -> str:
     return f"postgresql://{user}{password}@{host}{port}/{params['NAME']}"
 
 
+# Servers started by this test session count their rate limits apart from other sessions'.
+SESSION_RATE_LIMIT_PREFIX = f"test-{os.getpid()}:rl"
+
+
 def child_env(**overrides: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": test_database_url()}
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "RATE_LIMIT_KEY_PREFIX": SESSION_RATE_LIMIT_PREFIX}
     env.update(overrides)
     return env
 
@@ -82,16 +86,20 @@ def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 6
 
 
 @contextmanager
-def asgi_server(**env_overrides: str) -> Iterator[str]:
-    """uvicorn serving ops_console.asgi on a free port; yields its base URL."""
+def asgi_server(log_path: Path | None = None, **env_overrides: str) -> Iterator[str]:
+    """uvicorn serving ops_console.asgi on a free port; yields its base URL.
+
+    With log_path, everything the server prints is written there.
+    """
     import requests
 
     port = free_port()
+    output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log"],
         cwd=ROOT,
         env=child_env(OPS_PROCESS_KIND="web", **env_overrides),
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -103,8 +111,8 @@ def asgi_server(**env_overrides: str) -> Iterator[str]:
                 break
             except requests.ConnectionError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"ASGI server did not start:\n{output}") from None
+                    printed = process.stdout.read().decode() if process.stdout else ""
+                    raise RuntimeError(f"ASGI server did not start:\n{printed}") from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -113,3 +121,5 @@ def asgi_server(**env_overrides: str) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        if log_path:
+            output.close()

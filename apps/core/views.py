@@ -3,7 +3,7 @@ from __future__ import annotations
 import sys
 
 from django.http import HttpRequest, HttpResponse
-from django.views.defaults import server_error
+from django.views.defaults import page_not_found, server_error
 
 from apps.core.errors import error_response
 from apps.core.middleware import database_error_response
@@ -17,3 +17,9 @@ def handler500(request: HttpRequest) -> HttpResponse:
     if "application/json" in request.headers.get("Accept", "") or request.path.startswith("/api/"):
         return error_response(request, status=500, code="internal_error", message="An unexpected error occurred.")
     return server_error(request)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return error_response(request, status=404, code="not_found", message="No such endpoint.")
+    return page_not_found(request, exception)

@@ -15,6 +15,16 @@ class PaymentStatus(models.TextChoices):
     REFUNDED = "refunded", "Refunded"
 
 
+# The payment state machine: where each status may go next.
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PaymentStatus.CREATED: frozenset({PaymentStatus.PENDING, PaymentStatus.FAILED}),
+    PaymentStatus.PENDING: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED}),
+    PaymentStatus.SUCCEEDED: frozenset({PaymentStatus.REFUNDED}),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.REFUNDED: frozenset(),
+}
+
+
 class Payment(models.Model):
     Status = PaymentStatus
 
@@ -57,3 +67,6 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"Payment {self.pk} {self.amount} {self.currency} ({self.status})"
+
+    def can_become(self, status: str) -> bool:
+        return status in PAYMENT_TRANSITIONS[self.status]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from apps.payments.models import Payment
@@ -26,3 +27,50 @@ def payment_list_stuck(*, status: str, older_than: datetime.datetime, limit: int
 def payment_list_recent(*, limit: int = 100) -> QuerySet[Payment]:
     """All payments, newest first, as operators page through them (payments_created_idx)."""
     return Payment.objects.order_by("-created_at", "-id")[:limit]
+
+
+# --- Cached reads for the API -------------------------------------------------
+# A student's lists are cached under a per-student version; invalidation bumps
+# the version (one O(1) Redis call) instead of hunting for keys. The cache
+# fails open, so a Redis outage means a database read, never an error.
+
+STUDENT_LIST_CACHE_SECONDS = 60
+
+
+def _student_version_key(student_id: int) -> str:
+    return f"payments:student:{student_id}:version"
+
+
+def payment_list_for_student_cached(*, student_id: int, status: str, limit: int = 50) -> list[dict[str, object]]:
+    """payment_list_for_student, serialized, through the cache."""
+    version = cache.get(_student_version_key(student_id), 0)
+    key = f"payments:student:{student_id}:v{version}:{status}:{limit}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = [payment_to_dict(p) for p in payment_list_for_student(student_id=student_id, status=status, limit=limit)]
+        cache.set(key, rows, STUDENT_LIST_CACHE_SECONDS)
+    return rows
+
+
+def payment_cache_invalidate_for_student(*, student_id: int) -> None:
+    key = _student_version_key(student_id)
+    cache.add(key, 0, timeout=None)
+    try:
+        cache.incr(key)
+    except ValueError:  # the key vanished between add and incr: start over
+        cache.set(key, 1, timeout=None)
+
+
+def payment_to_dict(payment: Payment) -> dict[str, object]:
+    return {
+        "id": payment.id,
+        "student_id": payment.student_id,
+        "course_id": payment.course_id,
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "status": payment.status,
+        "provider": payment.provider,
+        "provider_payment_id": payment.provider_payment_id,
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+    }

@@ -66,3 +66,41 @@ def test_migrations_match_the_models():
     result = run_manage("makemigrations", "--check", "--dry-run", env=child_env(**PRODUCTION))
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- Outbound HTTP ----------------------------------------------------------------
+
+
+def test_production_refuses_to_start_without_a_payment_webhook_secret():
+    env = child_env(**PRODUCTION)
+    env.pop("PAYMENT_WEBHOOK_SECRET", None)
+    env.pop("PAYMENT_WEBHOOK_SECRET_FILE", None)
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "PAYMENT_WEBHOOK_SECRET is required when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PAYMENT_PROVIDER_URL", "ftp://provider.example.com"),
+        ("PAYMENT_TIMEOUT", "soon"),
+        ("HTTP_TARGET_PAYMENT_PROVIDER_RETRIES", "-1"),
+    ],
+)
+def test_a_bad_outbound_http_value_stops_start_up_naming_the_variable(variable, value):
+    result = run_manage("check", env=child_env(**{variable: value}))
+
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+def test_an_http_target_field_can_be_overridden_from_the_environment():
+    show = "from django.conf import settings; t = settings.HTTP_TARGETS['payment_provider']; print(t['retries'], t['read_timeout'])"
+    env = child_env(HTTP_TARGET_PAYMENT_PROVIDER_RETRIES="0", PAYMENT_TIMEOUT="2500")
+
+    result = run_manage("shell", "-c", show, env=env)
+
+    assert result.stdout.splitlines()[-1].split() == ["0", "2.5"], result.stderr

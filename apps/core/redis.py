@@ -1,0 +1,88 @@
+"""The project's direct Redis use, always bounded.
+
+Three clients, one per purpose, each with its own connect/socket timeout:
+reads (fail open), writes (fail silently) and the rate limiter. Nothing in the
+codebase talks to Redis except through here, the cache (django-redis) and the
+Celery/Channels transports, which carry their own timeouts
+(tests/core/test_redis.py fails on any other client).
+
+Use `redis_read` and `redis_write` rather than a raw client: they turn a slow
+or dead Redis into a default value (or a dropped write), a warning and a
+`redis_failures` count. Clients built by `from_url` do not retry, so one
+command costs at most its purpose's timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Literal, TypeVar
+
+import redis
+import structlog
+from django.conf import settings
+
+from apps.core import metrics
+
+logger = structlog.get_logger(__name__)
+
+Purpose = Literal["read", "write", "limiter"]
+T = TypeVar("T")
+# What a slow, dead or refusing Redis raises; anything else is a bug and propagates.
+REDIS_ERRORS = (redis.RedisError, OSError)
+
+
+def _timeout(purpose: Purpose) -> float:
+    return {
+        "read": settings.REDIS_READ_TIMEOUT,
+        "write": settings.REDIS_WRITE_TIMEOUT,
+        "limiter": settings.RATE_LIMIT_REDIS_TIMEOUT,
+    }[purpose]
+
+
+@cache
+def _client(url: str, purpose: Purpose) -> redis.Redis:
+    timeout = _timeout(purpose)
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=min(timeout, settings.REDIS_CONNECT_TIMEOUT),
+        health_check_interval=30,
+        retry_on_timeout=False,
+    )
+
+
+def get_client(purpose: Purpose) -> redis.Redis:
+    """A client bounded for `purpose`; callers must still handle redis.RedisError."""
+    return _client(settings.REDIS_URL, purpose)
+
+
+def redis_read(operation: Callable[[redis.Redis], T], *, default: T, what: str) -> T:
+    """`operation` on the read client, or `default` when Redis fails (fail open).
+
+    Talks to Redis: each command is bounded by REDIS_READ_TIMEOUT. `what` names
+    the read in the warning, e.g. "dashboard_counts".
+    """
+    try:
+        return operation(get_client("read"))
+    except REDIS_ERRORS as exc:
+        _record_failure("redis_read_failed", purpose="read", what=what, exc=exc)
+        return default
+
+
+def redis_write(operation: Callable[[redis.Redis], object], *, what: str) -> bool:
+    """`operation` on the write client; False when Redis fails (the write is dropped).
+
+    Talks to Redis: each command is bounded by REDIS_WRITE_TIMEOUT.
+    """
+    try:
+        operation(get_client("write"))
+    except REDIS_ERRORS as exc:
+        _record_failure("redis_write_failed", purpose="write", what=what, exc=exc)
+        return False
+    return True
+
+
+def _record_failure(event: str, *, purpose: Purpose, what: str, exc: BaseException) -> None:
+    logger.warning(event, what=what, error_class=type(exc).__name__)
+    metrics.increment("redis_failures", purpose=purpose)

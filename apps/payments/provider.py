@@ -1,0 +1,84 @@
+"""The payment provider's API, through the bounded HTTP client.
+
+Every call carries the payment's idempotency key, so the provider returns the
+original charge for a repeated request instead of charging again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from apps.core.http import UpstreamError, UpstreamTimeout, UpstreamUnavailable, http_client
+
+if TYPE_CHECKING:
+    from apps.payments.models import Payment
+
+logger = structlog.get_logger(__name__)
+
+PROVIDER_TARGET = "payment_provider"
+SETTLED_STATUSES = frozenset({"succeeded", "failed"})
+
+
+class ProviderTimeout(Exception):
+    """The provider did not answer in time; the charge may or may not exist."""
+
+
+class ProviderUnavailable(Exception):
+    """The provider could not be reached, refused, or answered with an error."""
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    provider_payment_id: str
+    status: str
+
+
+def payment_reference(payment: Payment) -> str:
+    return f"payment:{payment.pk}"
+
+
+def provider_charge(*, payment: Payment) -> ChargeResult:
+    """POST /v1/charges for the payment. Network call, bounded by PAYMENT_TIMEOUT."""
+    started = time.monotonic()
+    try:
+        response = http_client(PROVIDER_TARGET).request(
+            "POST",
+            "/v1/charges",
+            json={"amount": str(payment.amount), "currency": payment.currency, "reference": payment_reference(payment)},
+            idempotency_key=payment.idempotency_key,
+        )
+    except UpstreamTimeout as exc:
+        _log_call(payment, started, "timeout")
+        raise ProviderTimeout("The payment provider did not answer in time.") from exc
+    except (UpstreamUnavailable, UpstreamError) as exc:
+        _log_call(payment, started, "unavailable")
+        raise ProviderUnavailable("The payment provider is unavailable.") from exc
+    body = _json_or_none(response)
+    status = body.get("status") if body else None
+    if response.status_code >= 300 or status not in SETTLED_STATUSES or not body.get("id"):
+        _log_call(payment, started, "bad_response", status_code=response.status_code)
+        raise ProviderUnavailable("The payment provider gave an unexpected answer.")
+    _log_call(payment, started, status)
+    return ChargeResult(provider_payment_id=str(body["id"]), status=status)
+
+
+def _json_or_none(response: object) -> dict | None:
+    try:
+        body = response.json()  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _log_call(payment: Payment, started: float, outcome: str, **fields: object) -> None:
+    logger.info(
+        "payment_provider_call",
+        payment_id=payment.pk,
+        outcome=outcome,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        **fields,
+    )

@@ -1,0 +1,151 @@
+"""Requests/s of the payments read endpoint: our middleware stack vs Django's default.
+
+    make bench ARGS="middleware [--requests 2000] [--concurrency 8] [--rounds 5]"
+
+Both stacks serve the same view (GET /api/payments/<id>, bearer token) from
+two ASGIHandler instances in one process, driven in alternating rounds, so
+machine noise hits both alike. The ratio (ours / default) is what counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
+# Production settings: DEBUG off (no query log), plain HTTP on localhost.
+os.environ["DEBUG"] = "0"
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "bench-webhook-secret")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("API_TOKENS", "bench-token")
+os.environ.setdefault("RATE_LIMIT_API", "1000000/m")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+
+# What `django-admin startproject` generates.
+DJANGO_DEFAULT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+
+def _payment_id() -> int:
+    from apps.directory.models import Course, Student
+    from apps.payments.models import Payment
+
+    student, _ = Student.objects.get_or_create(email="bench@example.test", defaults={"full_name": "Bench"})
+    course, _ = Course.objects.get_or_create(code="bench", defaults={"title": "Bench", "price": 10})
+    payment, _ = Payment.objects.get_or_create(
+        idempotency_key="bench-payment",
+        defaults={"student": student, "course": course, "amount": 10, "currency": "EUR", "status": "succeeded"},
+    )
+    return payment.id
+
+
+async def _one(handler: ASGIHandler, path: str, token: str) -> int:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+    }
+    status = 0
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await handler(scope, receive, send)
+    return status
+
+
+async def _round(handler: ASGIHandler, path: str, token: str, requests: int, concurrency: int) -> float:
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            status = await _one(handler, path, token)
+            if status != 200:
+                raise SystemExit(f"unexpected HTTP {status} from {path}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return requests / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    path = f"/api/payments/{_payment_id()}"
+    token = settings.API_TOKENS[0]
+    ours = ASGIHandler()
+    with override_settings(MIDDLEWARE=DJANGO_DEFAULT_MIDDLEWARE):
+        default = ASGIHandler()
+
+    async def run() -> tuple[list[float], list[float]]:
+        await _round(ours, path, token, 200, args.concurrency)  # warm up both
+        await _round(default, path, token, 200, args.concurrency)
+        ours_rates, default_rates = [], []
+        for _ in range(args.rounds):
+            ours_rates.append(await _round(ours, path, token, args.requests, args.concurrency))
+            default_rates.append(await _round(default, path, token, args.requests, args.concurrency))
+        return ours_rates, default_rates
+
+    ours_rates, default_rates = asyncio.run(run())
+    ours_median, default_median = statistics.median(ours_rates), statistics.median(default_rates)
+    print(f"GET {path}: {args.rounds} alternating rounds of {args.requests} requests, concurrency {args.concurrency}")
+    print(f"  our middleware stack   : {ours_median:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in ours_rates)})")
+    print(
+        f"  Django default stack   : {default_median:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in default_rates)})"
+    )
+    print(f"  ratio ours/default     : {ours_median / default_median:.2f}  (target >= 0.85)")
+
+
+if __name__ == "__main__":
+    main()

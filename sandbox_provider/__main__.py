@@ -1,0 +1,5 @@
+import sys
+
+from sandbox_provider.server import main
+
+sys.exit(main())
