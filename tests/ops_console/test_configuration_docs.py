@@ -1,0 +1,31 @@
+"""Every environment variable the settings read is documented and listed in .env.example."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.servers import ROOT
+
+GETTER = re.compile(r"""env_[a-z_]+\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+DOCUMENTED = (ROOT / "docs" / "configuration.md").read_text()
+EXAMPLE = (ROOT / ".env.example").read_text()
+
+
+def _variables() -> list[str]:
+    return sorted(set(GETTER.findall((ROOT / "ops_console" / "settings.py").read_text())))
+
+
+def test_the_settings_read_variables_at_all():
+    assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DB_POOL_MAX_SIZE"} <= set(_variables())
+
+
+@pytest.mark.parametrize("variable", _variables())
+def test_each_variable_is_in_the_configuration_doc(variable):
+    assert f"`{variable}`" in DOCUMENTED
+
+
+@pytest.mark.parametrize("variable", _variables())
+def test_each_variable_is_in_the_env_example(variable):
+    assert re.search(rf"^#? ?{variable}=", EXAMPLE, re.MULTILINE)
