@@ -20,6 +20,12 @@ def _add_process_kind(process_kind: str) -> structlog.types.Processor:
     return processor
 
 
+def _drop_color_message(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn attaches an ANSI-coloured copy of each message; the plain one suffices."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _shared_processors(process_kind: str) -> list[structlog.types.Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -28,6 +34,7 @@ def _shared_processors(process_kind: str) -> list[structlog.types.Processor]:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_process_kind(process_kind),
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
     ]
 
 
