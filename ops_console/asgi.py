@@ -1,4 +1,7 @@
-"""ASGI entry point. The Django app is built before anything imports models."""
+"""ASGI entry point: HTTP to Django, WebSockets to apps.realtime, lifespan for the graceful drain.
+
+The Django app is built before anything imports models (consumers, auth).
+"""
 
 import os
 
@@ -8,4 +11,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
 
 django_asgi_app = get_asgi_application()
 
-application = django_asgi_app
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from apps.realtime.lifecycle import lifespan  # noqa: E402
+from apps.realtime.routing import websocket_urlpatterns  # noqa: E402
+from apps.realtime.security import origin_checked  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": origin_checked(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "lifespan": lifespan,
+    }
+)

@@ -1,4 +1,9 @@
-"""Celery application: configuration comes from Django settings (CELERY_*)."""
+"""Celery application: configuration comes from Django settings (CELERY_*); see docs/workers.md.
+
+Queues and routes, time limits, acks_late, prefetch, the visibility timeout
+and the one beat schedule are all in ops_console/settings.py. Tasks that do
+the platform's work subclass apps.core.tasks.ReliableTask (retry, dead letters).
+"""
 
 import os
 

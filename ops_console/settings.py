@@ -61,8 +61,11 @@ LOCAL_APPS = [
     "apps.purchases",
     "apps.allocations",
     "apps.tutoring",
+    "apps.deadletters",
+    "apps.pipeline",
     "apps.health",
     "apps.demo",
+    "apps.realtime",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -197,7 +200,7 @@ RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['K
 # behind exactly one proxy that appends to that header.
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 
-# --- Celery (wiring in ops_console/celery.py) ---------------------------------
+# --- Celery (wiring in ops_console/celery.py, operations in docs/workers.md) ------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or celery_broker_url(REDIS_URL)
 CELERY_TASK_SERIALIZER = "json"
@@ -205,16 +208,62 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
+# Seconds a task may run: the soft limit raises SoftTimeLimitExceeded (retried), the hard one kills the child.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must exceed CELERY_TASK_SOFT_TIME_LIMIT")
+# Exponential backoff with jitter between attempts of a task that failed transiently (apps/core/tasks.py).
+TASK_RETRY_BACKOFF_BASE = env_float("TASK_RETRY_BACKOFF_BASE", 2.0, minimum=0.01)
+TASK_RETRY_BACKOFF_MAX = env_float("TASK_RETRY_BACKOFF_MAX", 300.0, minimum=0.01)
+# Attempts before a transient failure is dead-lettered; allocation waits longer for capacity.
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3, minimum=1)
+ALLOCATION_MAX_ATTEMPTS = env_int("ALLOCATION_MAX_ATTEMPTS", 5, minimum=1)
+# Deliveries of one attempt (a worker died running it) before it is dead-lettered as poison.
+TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 3, minimum=1)
+# Redis redelivers a message not acknowledged within this many seconds (acks_late):
+# it must exceed the hard time limit plus the longest countdown, or a task runs twice.
+TASK_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", max(3600, int(CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX) + 60), minimum=1
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 5.0),
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
+    # Seconds between sweeps that restore messages of workers that died (unacked past the timeout).
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+    "unacked_restore_throttle": 1,
+    # Namespace of every broker key; lets two deployments (or test runs) share one Redis.
+    "global_keyprefix": env_str("CELERY_BROKER_KEY_PREFIX", ""),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Default prefetch; each queue's worker command sets its own (docs/workers.md).
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
+# A task running when the broker connection drops is cancelled (and redelivered), not finished twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+WORKER_QUEUES = ("default", "purchases", "allocations", "sessions", "cache")
 CELERY_TASK_ROUTES = {
     "payments.invalidate_student_cache": {"queue": "cache"},
+    "purchases.*": {"queue": "purchases"},
+    "allocations.*": {"queue": "allocations"},
+    "tutoring.*": {"queue": "sessions"},
+    "pipeline.notify_allocation": {"queue": "cache"},
 }
+# Seconds between periodic runs; the one schedule of every periodic task.
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-stuck-payments": {"task": "payments.reconcile_stuck", "schedule": 300.0},
+    "resume-stalled-pipelines": {"task": "pipeline.resume_stalled", "schedule": 300.0},
+    "prune-expired-data": {"task": "deadletters.prune", "schedule": 3600.0},
+    "sample-queue-depths": {"task": "deadletters.sample_queues", "schedule": 30.0},
+}
+# Dead letters resolved or discarded this many days ago are pruned (each prune is audited).
+DEADLETTER_RETENTION_DAYS = env_int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
+# Replays enqueued per second by "replay all matching" (staggered countdowns), and at most this many per call.
+DEADLETTER_REPLAY_RATE = env_float("DEADLETTER_REPLAY_RATE", 20.0, minimum=0.1)
+DEADLETTER_REPLAY_MAX_BATCH = env_int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimum=1)
 
 # --- API ------------------------------------------------------------------
 
@@ -250,6 +299,60 @@ HTTP_TARGETS = {
 
 # Seconds each readiness check may take before it counts as failed.
 HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
+
+# --- Realtime: WebSockets over Channels (apps/realtime, docs/realtime.md) ------
+
+# "pubsub" (RedisPubSubChannelLayer, chosen by bench/websockets.py) or "core" (RedisChannelLayer).
+WS_CHANNEL_LAYER = env_choice("WS_CHANNEL_LAYER", "pubsub", ("pubsub", "core"))
+# Namespace of the channel layer's Redis keys and channels.
+CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "asgi")
+# "core" only: messages a channel holds in Redis, and seconds they live; events are live data.
+CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 100, minimum=1)
+CHANNEL_LAYER_EXPIRY = env_int("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
+_channel_layer_host = {
+    "address": REDIS_URL,
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    # RedisChannelLayer blocks in BZPOPMIN for 5 s: its socket timeout must outlast that.
+    "socket_timeout": REDIS_WRITE_TIMEOUT + (5.0 if WS_CHANNEL_LAYER == "core" else 0.0),
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"
+        if WS_CHANNEL_LAYER == "pubsub"
+        else "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [_channel_layer_host],
+            "prefix": CHANNEL_LAYER_PREFIX,
+            **(
+                {"capacity": CHANNEL_LAYER_CAPACITY, "expiry": CHANNEL_LAYER_EXPIRY, "group_expiry": 86_400}
+                if WS_CHANNEL_LAYER == "core"
+                else {}
+            ),
+        },
+    }
+}
+WS_MAX_CONNECTIONS_PER_INSTANCE = env_int("WS_MAX_CONNECTIONS_PER_INSTANCE", 1000, minimum=1)
+# The newest connection past the cap is refused (close 1008); open ones are never kicked.
+WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
+# Frames waiting for one client; a full queue, or one send blocked WS_SEND_TIMEOUT, drops the client (1013).
+WS_OUTBOUND_QUEUE_SIZE = env_int("WS_OUTBOUND_QUEUE_SIZE", 64, minimum=1)
+WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 5.0, minimum=0.1)
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 4096, minimum=64)
+WS_INBOUND_RATE = env_rate("WS_INBOUND_RATE", "20/s")
+# Bad frames answered with an error frame before the connection is closed.
+WS_MAX_PROTOCOL_ERRORS = env_int("WS_MAX_PROTOCOL_ERRORS", 3, minimum=0)
+# Seconds between refreshes of this instance's tracking keys, and how long they outlive a crash.
+WS_HEARTBEAT_INTERVAL = env_float("WS_HEARTBEAT_INTERVAL", 10.0, minimum=0.1)
+WS_TRACKING_TTL = env_float("WS_TRACKING_TTL", 30.0, minimum=0.5)
+if WS_TRACKING_TTL <= 2 * WS_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured(
+        f"WS_TRACKING_TTL ({WS_TRACKING_TTL}) must exceed twice WS_HEARTBEAT_INTERVAL ({WS_HEARTBEAT_INTERVAL})"
+    )
+WS_KEY_PREFIX = env_str("WS_KEY_PREFIX", "ws")
+# Seconds publish_event may wait for Redis before the event is dropped (logged and counted).
+WS_PUBLISH_TIMEOUT = env_float("WS_PUBLISH_TIMEOUT", 1.0, minimum=0.01)
+# Seconds SIGTERM gives open sockets to take their 1001 before the server stops.
+WS_DRAIN_TIMEOUT = env_float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
 
 # --- Auth, i18n, static ----------------------------------------------------
 

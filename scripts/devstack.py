@@ -189,6 +189,8 @@ def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
             process.wait(timeout=10)
         if process.poll() is None:
             process.kill()
+        if not persistent:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # --- Orchestration ------------------------------------------------------------
@@ -206,7 +208,10 @@ def services(profile: str, *, disposable: bool) -> Iterator[dict[str, str]]:
         else:
             say("using DATABASE_URL from the environment")
         if not env.get("REDIS_URL"):
-            env["REDIS_URL"] = stack.enter_context(embedded_redis(base / "redis", persistent=not disposable))
+            # A disposable run gets its own Redis: a shared one is stopped by whichever run started it,
+            # under the feet of runs that joined it (seen as realtime tests failing mid-run).
+            redis_dir = base / (f"redis-{os.getpid()}" if disposable else "redis")
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(redis_dir, persistent=not disposable))
         else:
             say("using REDIS_URL from the environment")
         yield env
@@ -233,14 +238,15 @@ def _preferred_port(value: str) -> int:
     return int(value)
 
 
-def _admin_password(base: Path) -> str:
-    given = os.environ.get("OPS_ADMIN_PASSWORD")
+def _stored_secret(base: Path, variable: str, file_name: str) -> str:
+    """The variable's value, or a random one generated once and kept in .data/dev (mode 600)."""
+    given = os.environ.get(variable)
     if given:
         return given
-    stored = base / "admin-password"
+    stored = base / file_name
     if not stored.exists():
         base.mkdir(parents=True, exist_ok=True)
-        stored.write_text(secrets.token_urlsafe(12))
+        stored.write_text(secrets.token_urlsafe(18))
         stored.chmod(0o600)
     return stored.read_text().strip()
 
@@ -270,6 +276,14 @@ def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subpr
     return [subprocess.Popen([PYTHON, "-m", "sandbox_provider", *args], cwd=ROOT, env=env)]
 
 
+# WebSocket and shutdown flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
+# No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
+UVICORN_WS_FLAGS = (
+    "--ws", "websockets", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
+    "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--timeout-graceful-shutdown", "15",
+)  # fmt: skip
+
+
 def command_run(_args: argparse.Namespace) -> int:
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "whsec-development-only")
@@ -278,12 +292,26 @@ def command_run(_args: argparse.Namespace) -> int:
         manage(env, "migrate", "--no-input")
         manage(env, "seed_demo")
         username = env.get("OPS_ADMIN_USERNAME", "admin")
-        password = env["OPS_ADMIN_PASSWORD"] = _admin_password(base)
+        password = env["OPS_ADMIN_PASSWORD"] = _stored_secret(base, "OPS_ADMIN_PASSWORD", "admin-password")
+        api_token = env["API_TOKENS"] = _stored_secret(base, "API_TOKENS", "api-token")
         manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
         port = _free_port(_preferred_port(env.get("PORT") or "8000"))
         provider = _start_sandbox_provider(env, web_port=port)
         web = subprocess.Popen(
-            [PYTHON, "-m", "uvicorn", "ops_console.asgi:application", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "ops_console.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                # uvicorn's own lines go through the project's structured logging.
+                "--log-config",
+                "ops_console/uvicorn_logging.json",
+                *UVICORN_WS_FLAGS,
+            ],
             cwd=ROOT,
             env={**env, "OPS_PROCESS_KIND": "web"},
         )
@@ -305,8 +333,16 @@ def command_run(_args: argparse.Namespace) -> int:
             cwd=ROOT,
             env={**env, "OPS_PROCESS_KIND": "worker"},
         )
-        children = [web, worker, *provider]
+        # The one beat process: the periodic tasks in CELERY_BEAT_SCHEDULE (settings.py).
+        beat = subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "ops_console", "beat", "--loglevel", "INFO",
+             "--schedule", str(base / "celerybeat-schedule")],
+            cwd=ROOT,
+            env={**env, "OPS_PROCESS_KIND": "beat"},
+        )  # fmt: skip
+        children = [web, worker, beat, *provider]
         say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")
+        say(f"API: http://127.0.0.1:{port}/api/schema  (Authorization: Bearer {api_token})")
         say("health: /health  readiness: /ready  — Ctrl-C stops everything")
         # Blocked only now, so the children keep their own Ctrl-C handling.
         stop_signals = {signal.SIGINT, signal.SIGTERM}
@@ -316,7 +352,7 @@ def command_run(_args: argparse.Namespace) -> int:
                 if signal.sigtimedwait(stop_signals, 1.0) is not None:
                     break
         finally:
-            say("stopping web and worker")
+            say("stopping web, worker and beat")
             _stop(children)
         failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
         return 1 if failed else 0

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from scripts.devstack import UVICORN_WS_FLAGS  # the flags `make run` starts uvicorn with
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -96,7 +98,16 @@ def asgi_server(log_path: Path | None = None, **env_overrides: str) -> Iterator[
     port = free_port()
     output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ops_console.asgi:application",
+            "--port",
+            str(port),
+            "--no-access-log",
+            *UVICORN_WS_FLAGS,
+        ],
         cwd=ROOT,
         env=child_env(OPS_PROCESS_KIND="web", **env_overrides),
         stdout=output,

@@ -14,11 +14,14 @@ command costs at most its purpose's timeout.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Callable
 from functools import cache
 from typing import Literal, TypeVar
 
 import redis
+import redis.asyncio
 import structlog
 from django.conf import settings
 
@@ -57,6 +60,27 @@ def get_client(purpose: Purpose) -> redis.Redis:
     return _client(settings.REDIS_URL, purpose)
 
 
+def get_async_client(purpose: Purpose) -> redis.asyncio.Redis:
+    """An asyncio client bounded like get_client(purpose), one per event loop (Channels consumers)."""
+    loop = asyncio.get_running_loop()
+    key = (settings.REDIS_URL, purpose)
+    clients = _async_clients.setdefault(loop, {})
+    if key not in clients:
+        timeout = _timeout(purpose)
+        clients[key] = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=timeout,
+            socket_connect_timeout=min(timeout, settings.REDIS_CONNECT_TIMEOUT),
+            retry_on_timeout=False,
+        )
+    return clients[key]
+
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, Purpose], redis.asyncio.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def redis_read(operation: Callable[[redis.Redis], T], *, default: T, what: str) -> T:
     """`operation` on the read client, or `default` when Redis fails (fail open).
 
@@ -81,6 +105,11 @@ def redis_write(operation: Callable[[redis.Redis], object], *, what: str) -> boo
         _record_failure("redis_write_failed", purpose="write", what=what, exc=exc)
         return False
     return True
+
+
+def record_failure(event: str, *, purpose: Purpose, what: str, exc: BaseException) -> None:
+    """Log and count a failed Redis call made outside redis_read/redis_write (async callers)."""
+    _record_failure(event, purpose=purpose, what=what, exc=exc)
 
 
 def _record_failure(event: str, *, purpose: Purpose, what: str, exc: BaseException) -> None:

@@ -58,7 +58,7 @@ class DemoScale:
     @classmethod
     def for_payments(cls, payments: int, *, students: int | None = None, trainers: int | None = None) -> DemoScale:
         students = students or max(20, payments // 5)
-        trainers = trainers or max(8, students // 25)
+        trainers = trainers or max(8, students // 10)
         return cls(payments=payments, students=students, trainers=trainers)
 
 
@@ -84,6 +84,9 @@ def _execute(step: str, sql: str, params: dict[str, object] | None = None, *, ta
 
 
 def _drop_foreign_keys(cursor: Any, table: str) -> list[tuple[str, str]]:
+    # Dropping a key also touches the referenced table, which PostgreSQL refuses
+    # while deferred checks on it are pending (earlier steps in one transaction).
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
         [table],

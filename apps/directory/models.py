@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -16,6 +17,11 @@ class Student(models.Model):
     email = models.EmailField(max_length=254)
     phone = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # The person's login, so their domain events reach their WebSockets (user.<id> group).
+    # Unique index built concurrently in 0002.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="student"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +79,11 @@ class Trainer(models.Model):
     # How many active allocations the trainer can carry at once.
     capacity = models.PositiveSmallIntegerField(default=10)
     courses = models.ManyToManyField(Course, related_name="trainers", db_table="trainer_courses", blank=True)
+    # The person's login, so their domain events reach their WebSockets (user.<id> group).
+    # Unique index built concurrently in 0002.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="trainer"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

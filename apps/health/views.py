@@ -1,8 +1,9 @@
 """Liveness and readiness for load balancers.
 
-/health answers from this process alone: no dependency is called.
+/health answers from this process alone: no dependency is called (the
+cluster's WebSocket counts are the copy the realtime heartbeat cached).
 /ready runs every readiness check, each bounded, and answers 503 naming the
-checks that failed.
+checks that failed, or at once while the instance drains after SIGTERM.
 """
 
 from __future__ import annotations
@@ -15,17 +16,23 @@ from django.views.decorators.cache import never_cache
 from health_check.views import HealthCheckView
 
 from apps.health.checks import PostgresCheck, RedisCheck
+from apps.realtime.selectors import realtime_connection_stats
+from apps.realtime.state import STATE as REALTIME
 
 
 @never_cache
 def liveness(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok", "process": settings.PROCESS_KIND})
+    return JsonResponse(
+        {"status": "ok", "process": settings.PROCESS_KIND, "realtime": realtime_connection_stats(cluster="cached")}
+    )
 
 
 class ReadinessView(HealthCheckView):
     checks = (PostgresCheck, RedisCheck)
 
     async def get(self, request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+        if REALTIME.draining:
+            return JsonResponse({"status": "draining", "failing": ["draining"], "checks": {}}, status=503)
         with self.get_executor() as executor:
             results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
         report = {

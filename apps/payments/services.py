@@ -158,8 +158,10 @@ def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | N
 
 def _enqueue_payment_succeeded(payment_id: int, student_id: int) -> None:
     from apps.payments.tasks import payments_invalidate_student_cache
+    from apps.pipeline.services import pipeline_start_for_payment
 
     payments_invalidate_student_cache.delay(student_id)
+    pipeline_start_for_payment(payment_id=payment_id)
     logger.info("payment_downstream_enqueued", payment_id=payment_id)
 
 

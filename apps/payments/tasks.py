@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import datetime
+
 import structlog
 from celery import shared_task
 
+from apps.core.tasks import ReliableTask
 from apps.payments.selectors import payment_cache_invalidate_for_student
+from apps.payments.services import payment_reconcile_stuck
 
 logger = structlog.get_logger(__name__)
+
+# A payment pending this long lost its provider answer; younger ones may still be settling.
+RECONCILE_AFTER_MINUTES = 5
 
 
 @shared_task(name="payments.invalidate_student_cache", ignore_result=True)
@@ -13,3 +20,9 @@ def payments_invalidate_student_cache(student_id: int) -> None:
     """A student's cached payment lists are stale once a payment settles."""
     payment_cache_invalidate_for_student(student_id=student_id)
     logger.info("student_payment_cache_invalidated", student_id=student_id)
+
+
+@shared_task(base=ReliableTask, name="payments.reconcile_stuck", ignore_result=True)
+def payments_reconcile_stuck() -> None:
+    """Beat: settle payments left created or pending (provider timeouts, crashed requests)."""
+    payment_reconcile_stuck(older_than=datetime.timedelta(minutes=RECONCILE_AFTER_MINUTES))

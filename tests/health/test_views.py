@@ -14,7 +14,21 @@ def test_liveness_answers_ok_without_touching_dependencies(client, django_assert
         response = client.get("/health")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "process": "test"}
+    body = response.json()
+    assert (body["status"], body["process"]) == ("ok", "test")
+    assert body["realtime"]["instance"]["connections"] == 0
+    assert body["realtime"]["cluster"]["source"] == "none"  # no heartbeat in this process: no Redis call
+
+
+def test_readiness_answers_503_while_the_instance_drains(client, monkeypatch):
+    from apps.realtime.state import STATE
+
+    monkeypatch.setattr(STATE, "draining", True)
+
+    response = client.get("/ready")
+
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["draining"]
 
 
 def test_readiness_answers_ok_when_postgres_and_redis_answer(client):

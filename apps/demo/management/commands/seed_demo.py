@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--payments", type=_positive_int, default=2_000, help="payments to create (default 2000)")
         parser.add_argument("--students", type=_positive_int, help="students (default payments / 5)")
-        parser.add_argument("--trainers", type=_positive_int, help="trainers (default students / 25)")
+        parser.add_argument("--trainers", type=_positive_int, help="trainers (default students / 10)")
 
     def handle(self, *args: object, payments: int, students: int | None, trainers: int | None, **options: object):
         scale = DemoScale.for_payments(payments, students=students, trainers=trainers)

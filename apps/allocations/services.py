@@ -1,0 +1,105 @@
+"""Pipeline step 2: a purchase gets a trainer who teaches its course and has capacity.
+
+Concurrency, in order:
+1. Each candidate is tried in its own short transaction that locks the
+   purchase, then one trainer (SELECT ... FOR UPDATE). Locks are always taken
+   in that order and at most one trainer is held, so allocators never deadlock.
+2. Under the trainer's lock, its active allocations are counted against
+   Trainer.capacity; concurrent allocations to one trainer wait for each other,
+   so capacity is never exceeded.
+3. Under the purchase's lock an existing open allocation is returned
+   (trainer_allocations_purchase_open_uniq backs this up).
+4. No trainer with room: TrainerUnavailable, which the task retries with backoff.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import structlog
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from apps.allocations.models import TrainerAllocation
+from apps.core.tasks import AlreadyDone, TransientTaskError
+from apps.directory.models import Trainer
+from apps.purchases.models import StudentCoursePurchase
+
+logger = structlog.get_logger(__name__)
+
+
+class TrainerUnavailable(TransientTaskError):
+    """No active trainer of the course has capacity now; capacity frees up or trainers are added."""
+
+
+def allocation_assign_trainer(*, purchase_id: int) -> TrainerAllocation:
+    """The purchase's open allocation, assigning the least-loaded trainer with room on the first call.
+
+    Runs one query to rank trainers, then a short transaction per candidate.
+    """
+    purchase = StudentCoursePurchase.objects.get(id=purchase_id)
+    for trainer_id in _candidate_trainer_ids(purchase.course_id):
+        allocation = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id)
+        if allocation is not None:
+            return allocation
+    existing = _open_allocation(purchase.id)
+    if existing is not None:  # no candidates, but an earlier delivery already allocated
+        transaction.on_commit(partial(_enqueue_scheduling, existing.id))
+        return existing
+    raise TrainerUnavailable(f"no trainer of course {purchase.course_id} has capacity")
+
+
+def allocation_applied_for_purchase(purchase_id: int) -> str | None:
+    """Idempotency probe for replays: the open allocation this purchase already has, if any."""
+    allocation = _open_allocation(purchase_id)
+    return f"purchase {purchase_id} already has allocation {allocation.id}" if allocation else None
+
+
+def _candidate_trainer_ids(course_id: int) -> list[int]:
+    """Active trainers of the course, least loaded first (a hint; capacity is re-checked under lock)."""
+    return list(
+        Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
+        .annotate(load=Count("allocations", filter=Q(allocations__status=TrainerAllocation.Status.ACTIVE)))
+        .order_by("load", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def _allocate_to(*, purchase_id: int, trainer_id: int) -> TrainerAllocation | None:
+    with transaction.atomic():
+        # 1. Purchase first, then one trainer: the same order everywhere.
+        purchase = StudentCoursePurchase.objects.select_for_update().get(id=purchase_id)
+        # 3. Already allocated by an earlier delivery.
+        existing = _open_allocation(purchase.id)
+        if existing is not None:
+            transaction.on_commit(partial(_enqueue_scheduling, existing.id))
+            return existing
+        if not purchase.is_active:
+            raise AlreadyDone(f"purchase {purchase.id} is no longer active")
+        trainer = Trainer.objects.select_for_update().get(id=trainer_id)
+        # 2. Capacity, counted under the trainer's lock.
+        load = TrainerAllocation.objects.filter(trainer_id=trainer.id, status=TrainerAllocation.Status.ACTIVE).count()
+        if trainer.status != Trainer.Status.ACTIVE or load >= trainer.capacity:
+            return None
+        allocation = TrainerAllocation.objects.create(
+            purchase=purchase,
+            student_id=purchase.student_id,
+            course_id=purchase.course_id,
+            trainer=trainer,
+            status=TrainerAllocation.Status.ACTIVE,
+            allocated_at=timezone.now(),
+        )
+        logger.info("allocation_assigned", allocation_id=allocation.id, trainer_id=trainer.id, load=load + 1)
+        transaction.on_commit(partial(_enqueue_scheduling, allocation.id))
+    return allocation
+
+
+def _open_allocation(purchase_id: int) -> TrainerAllocation | None:
+    return TrainerAllocation.objects.filter(purchase_id=purchase_id, status__in=TrainerAllocation.OPEN_STATUSES).first()
+
+
+def _enqueue_scheduling(allocation_id: int) -> None:
+    from apps.tutoring.tasks import tutoring_schedule_sessions
+
+    tutoring_schedule_sessions.delay(allocation_id)

@@ -1,0 +1,133 @@
+"""Tasks that failed for good, kept in PostgreSQL until an operator acts on them.
+
+Nothing here is deleted except by `deadletter_prune` (resolved or discarded
+letters past DEADLETTER_RETENTION_DAYS), and each prune is itself audited.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class DeadLetterStatus(models.TextChoices):
+    NEW = "new", "New"
+    REPLAYED = "replayed", "Replayed"
+    DISCARDED = "discarded", "Discarded"
+    RESOLVED = "resolved", "Resolved"
+
+
+class DeadLetter(models.Model):
+    Status = DeadLetterStatus
+
+    # The Celery task id of the failed attempt; a replay runs under a new id.
+    task_id = models.CharField(max_length=64)
+    task_name = models.CharField(max_length=200)
+    queue = models.CharField(max_length=100, blank=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=32)
+    exception_class = models.CharField(max_length=255)
+    message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    deliveries = models.PositiveIntegerField(default=1)
+    # Times the same task id reached the dead-letter queue (a redelivery after recording).
+    failures = models.PositiveIntegerField(default=1)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    replayed_task_id = models.CharField(max_length=64, blank=True)
+    replay_count = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField(auto_now_add=True)
+    last_failed_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "dead_letters"
+        ordering = ["-last_failed_at", "-id"]
+        constraints = [
+            # Recording: INSERT ... ON CONFLICT (task_id): one letter per failed task id, however often it is redelivered.
+            models.UniqueConstraint(fields=["task_id"], name="dead_letters_task_id_uniq"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeadLetterStatus.values), name="dead_letters_status_valid"
+            ),
+        ]
+        indexes = [
+            # Operators' queue: WHERE status = %s [AND task_name = %s] ORDER BY last_failed_at DESC.
+            models.Index(
+                "status", "task_name", models.F("last_failed_at").desc(), name="dead_letters_status_task_failed_idx"
+            ),
+            # Grouping and filter by exception: WHERE status = %s GROUP BY exception_class.
+            models.Index(fields=["status", "exception_class"], name="dead_letters_status_exception_idx"),
+            # Filter by queue: WHERE queue = %s ORDER BY last_failed_at DESC.
+            models.Index("queue", models.F("last_failed_at").desc(), name="dead_letters_queue_failed_idx"),
+            # Changelist default order and the date filter: ORDER BY last_failed_at DESC / WHERE last_failed_at >= %s.
+            models.Index(models.F("last_failed_at").desc(), models.F("id").desc(), name="dead_letters_failed_idx"),
+            # Pruning: WHERE status IN (resolved, discarded) AND resolved_at < %s.
+            models.Index(fields=["status", "resolved_at"], name="dead_letters_status_resolved_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dead letter {self.pk} {self.task_name} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (DeadLetterStatus.NEW, DeadLetterStatus.REPLAYED)
+
+
+class DeadLetterAction(models.Model):
+    """The audit trail: who did what to which dead letter, and when."""
+
+    class Kind(models.TextChoices):
+        RECORDED = "recorded", "Recorded"
+        REPLAYED = "replayed", "Replayed"
+        REPLAY_SKIPPED = "replay_skipped", "Replay skipped (already applied)"
+        DISCARDED = "discarded", "Discarded"
+        RESOLVED = "resolved", "Resolved"
+        PRUNED = "pruned", "Pruned"
+
+    # SET_NULL so the trail outlives a pruned letter; `dead_letter_ref` keeps its id.
+    dead_letter = models.ForeignKey(
+        DeadLetter, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions", db_index=False
+    )
+    dead_letter_ref = models.BigIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    # The staff user; empty for the system (workers, beat).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "dead_letter_actions"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # A letter's history: WHERE dead_letter_ref = %s ORDER BY created_at.
+            models.Index(fields=["dead_letter_ref", "created_at"], name="dead_letter_actions_letter_idx"),
+            # The trail, newest first: ORDER BY created_at DESC.
+            models.Index(models.F("created_at").desc(), name="dead_letter_actions_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on dead letter {self.dead_letter_ref}"
+
+
+class QueueDepthSample(models.Model):
+    """Messages waiting in each queue, sampled by beat for the console's charts."""
+
+    queue = models.CharField(max_length=100)
+    depth = models.PositiveIntegerField()
+    sampled_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "queue_depth_samples"
+        ordering = ["-sampled_at", "-id"]
+        indexes = [
+            # A queue's recent depth: WHERE queue = %s ORDER BY sampled_at DESC; pruning by sampled_at.
+            models.Index("queue", models.F("sampled_at").desc(), name="queue_depth_samples_queue_idx"),
+            models.Index(fields=["sampled_at"], name="queue_depth_samples_sampled_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue}={self.depth} at {self.sampled_at:%Y-%m-%d %H:%M:%S}"

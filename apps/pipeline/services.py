@@ -1,0 +1,112 @@
+"""The purchase pipeline's ends: starting it for a payment, announcing its result, and resuming stalls.
+
+    payment succeeded -> purchases.create_from_payment -> allocations.assign_trainer
+    -> tutoring.schedule_sessions -> pipeline.notify_allocation (cache + event)
+
+Each step lives in its app's services; each task enqueues the next on commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import structlog
+from django.db.models import Count, Exists, F, OuterRef
+from django.utils import timezone
+
+from apps.allocations.models import TrainerAllocation
+from apps.payments.models import Payment, PaymentStatus
+from apps.payments.selectors import payment_cache_invalidate_for_student
+from apps.pipeline.events import pipeline_publish_event
+from apps.purchases.models import StudentCoursePurchase
+
+logger = structlog.get_logger(__name__)
+
+ALLOCATION_SCHEDULED_EVENT = "allocation.scheduled"
+# The staff console's live feed (apps/realtime); students and trainers get it through their user ids.
+OPS_GROUP = "ops"
+
+
+def pipeline_start_for_payment(*, payment_id: int) -> None:
+    """Enqueue step 1 for a succeeded payment. Call from transaction.on_commit."""
+    from apps.purchases.tasks import purchases_create_from_payment
+
+    purchases_create_from_payment.delay(payment_id)
+
+
+def pipeline_notify_allocation(*, allocation_id: int) -> bool:
+    """Invalidate the student's cached lists and publish the result to the student and the trainer.
+
+    Repeats publish again: events are at-least-once and carry the allocation id
+    so clients can drop duplicates.
+    """
+    allocation = TrainerAllocation.objects.select_related("student", "trainer", "purchase").get(id=allocation_id)
+    payment_cache_invalidate_for_student(student_id=allocation.student_id)
+    sessions = list(allocation.sessions.order_by("scheduled_date").values_list("scheduled_date", "scheduled_time"))
+    return pipeline_publish_event(
+        event_type=ALLOCATION_SCHEDULED_EVENT,
+        object_id=allocation.id,
+        data={
+            "allocation_id": allocation.id,
+            "purchase_id": allocation.purchase_id,
+            "payment_id": allocation.purchase.payment_id,
+            "student_id": allocation.student_id,
+            "trainer_id": allocation.trainer_id,
+            "course_id": allocation.course_id,
+            "sessions": [f"{day.isoformat()}T{time.isoformat()}" for day, time in sessions],
+        },
+        user_ids=_user_ids(allocation),
+        groups=(OPS_GROUP,),
+    )
+
+
+def _user_ids(allocation: TrainerAllocation) -> list[int]:
+    """Login accounts of the student and trainer, where the directory links them (optional field)."""
+    people = (allocation.student, allocation.trainer)
+    return [user_id for person in people if (user_id := getattr(person, "user_id", None))]
+
+
+@dataclass(frozen=True)
+class ResumeSummary:
+    purchases: int
+    allocations: int
+    schedules: int
+
+
+def pipeline_resume_stalled(*, older_than: datetime.timedelta, limit: int = 500) -> ResumeSummary:
+    """Re-enqueue steps whose hand-off was lost (a crash between commit and enqueue). Three queries.
+
+    Beat runs this; every step is idempotent, so an enqueue for work already
+    under way costs one no-op task.
+    """
+    from apps.allocations.tasks import allocations_assign_trainer
+    from apps.purchases.tasks import purchases_create_from_payment
+    from apps.tutoring.tasks import tutoring_schedule_sessions
+
+    cutoff = timezone.now() - older_than
+    payments = list(
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED, updated_at__lt=cutoff)
+        .exclude(Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id"))))
+        .values_list("id", flat=True)[:limit]
+    )
+    purchases = list(
+        StudentCoursePurchase.objects.filter(is_active=True, created_at__lt=cutoff)
+        .exclude(Exists(TrainerAllocation.objects.filter(purchase_id=OuterRef("id"))))
+        .values_list("id", flat=True)[:limit]
+    )
+    allocations = list(
+        TrainerAllocation.objects.filter(status=TrainerAllocation.Status.ACTIVE, updated_at__lt=cutoff)
+        .annotate(sessions_count=Count("sessions"))
+        .filter(sessions_count__lt=F("course__sessions_per_purchase"))
+        .values_list("id", flat=True)[:limit]
+    )
+    for payment_id in payments:
+        purchases_create_from_payment.delay(payment_id)
+    for purchase_id in purchases:
+        allocations_assign_trainer.delay(purchase_id)
+    for allocation_id in allocations:
+        tutoring_schedule_sessions.delay(allocation_id)
+    summary = ResumeSummary(purchases=len(payments), allocations=len(purchases), schedules=len(allocations))
+    logger.info("pipeline_resumed", **summary.__dict__)
+    return summary

@@ -1,0 +1,71 @@
+"""Pipeline step 1: a succeeded payment becomes a purchase, once.
+
+Concurrency, in order:
+1. The payment row is locked (SELECT ... FOR UPDATE), so two deliveries of the
+   same step run one after the other; the second finds the purchase.
+2. student_course_purchases_payment_uniq backs that up: a racing insert fails
+   with IntegrityError, which the task retries into the lookup.
+3. The next step is enqueued on commit every time, also when the purchase
+   existed: a worker that died between commit and enqueue is redelivered and
+   re-enqueues it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import structlog
+from django.db import transaction
+
+from apps.core.tasks import PermanentTaskError
+from apps.directory.models import Student
+from apps.payments.models import Payment, PaymentStatus
+from apps.purchases.models import StudentCoursePurchase
+
+logger = structlog.get_logger(__name__)
+
+
+class PurchaseNotAllowed(PermanentTaskError):
+    """The payment cannot become a purchase until an operator fixes its data."""
+
+
+def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
+    """The purchase a succeeded payment pays for, created on the first call. Three or four queries."""
+    with transaction.atomic():
+        # 1. Serialise deliveries of this step for this payment.
+        payment = Payment.objects.select_for_update().select_related("student").get(id=payment_id)
+        purchase = StudentCoursePurchase.objects.filter(payment_id=payment.id).first()
+        if purchase is None:
+            _ensure_purchasable(payment)
+            # 2. A racing insert hits student_course_purchases_payment_uniq.
+            purchase = StudentCoursePurchase.objects.create(
+                payment=payment, student_id=payment.student_id, course_id=payment.course_id
+            )
+            logger.info("purchase_created", purchase_id=purchase.id, payment_id=payment.id)
+        # 3. Always hand on, so a lost enqueue is repaired by redelivery.
+        transaction.on_commit(partial(_enqueue_allocation, purchase.id))
+    return purchase
+
+
+def purchase_applied_for_payment(payment_id: int) -> str | None:
+    """Idempotency probe for replays: the purchase this payment already produced, if any."""
+    purchase_id = StudentCoursePurchase.objects.filter(payment_id=payment_id).values_list("id", flat=True).first()
+    return f"payment {payment_id} already has purchase {purchase_id}" if purchase_id else None
+
+
+def _ensure_purchasable(payment: Payment) -> None:
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise PurchaseNotAllowed(f"payment {payment.id} is {payment.status}, not succeeded")
+    if payment.student.status != Student.Status.ACTIVE:
+        raise PurchaseNotAllowed(f"student {payment.student_id} is {payment.student.status}, not active")
+    active = StudentCoursePurchase.objects.filter(
+        student_id=payment.student_id, course_id=payment.course_id, is_active=True
+    ).exists()
+    if active:
+        raise PurchaseNotAllowed(f"student {payment.student_id} already has an active purchase of this course")
+
+
+def _enqueue_allocation(purchase_id: int) -> None:
+    from apps.allocations.tasks import allocations_assign_trainer
+
+    allocations_assign_trainer.delay(purchase_id)

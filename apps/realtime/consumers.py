@@ -1,0 +1,263 @@
+"""WebSocket consumers: parse frames, enforce the bounds, forward events. Logic lives in services/tracking.
+
+Close codes: 4401 anonymous, 4403 not allowed (non-staff on /ws/ops/), 1013
+instance full / Redis unavailable / draining / slow reader, 1008 per-user cap or
+repeated policy errors, 1007 repeated malformed JSON, 1003 repeated binary
+frames, 1009 repeated oversized frames, 1001 graceful drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+import structlog
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from apps.core import metrics
+from apps.core.redis import REDIS_ERRORS
+from apps.realtime import tracking
+from apps.realtime.lifecycle import ensure_heartbeat
+from apps.realtime.selectors import realtime_connection_stats
+from apps.realtime.services import user_group
+from apps.realtime.state import STATE, refused
+
+logger = structlog.get_logger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_POLICY = 1008
+CLOSE_GOING_AWAY = 1001
+# Recent event keys remembered per connection: an event sent to both user.<id> and staff arrives once.
+SEEN_KEYS = 32
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    """/ws/events/: the signed-in user's own events, plus their role groups'."""
+
+    connection_id = ""
+    user_id = 0
+
+    def role_groups(self, user: Any) -> list[str]:
+        return ["staff"] if user.is_staff else []
+
+    def allowed(self, user: Any) -> bool:
+        return True
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its close_old_connections() before every message.
+
+        That call is a hop to the one thread that also runs every handshake's
+        session lookup, paid per frame, per event and per connect/disconnect: under
+        churn on a busy 2-core machine the session lookups queued behind those
+        hops. These handlers never touch the ORM (auth runs in the middleware,
+        which closes its own connections), so there is nothing to close.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # --- Handshake -----------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.closing = False
+        self.tracked = False
+        self.queue: deque[str] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.seen: deque[str] = deque(maxlen=SEEN_KEYS)
+        self.errors = 0
+        self.window_start, self.window_count = time.monotonic(), 0
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated")
+        if not self.allowed(user):
+            return await self._refuse(CLOSE_FORBIDDEN, "forbidden")
+        reason = STATE.reserve(user.id)
+        if reason is not None:
+            code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
+            return await self._refuse(code, reason)
+        self.user_id, self.connection_id = user.id, uuid.uuid4().hex
+        self.groups_joined = [user_group(user.id), *self.role_groups(user)]
+        reason = await self._track_and_join()
+        if reason is not None:
+            STATE.release(self.user_id)
+            code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
+            return await self._refuse(code, reason)
+        STATE.connections[self.connection_id] = self
+        self.tracked = True
+        await self.accept()
+        ensure_heartbeat()
+        logger.info("ws_connected", connection_id=self.connection_id, user_id=self.user_id, path=self.scope["path"])
+        await self.on_open()
+
+    async def on_open(self) -> None:
+        """Hook for subclasses: the first frames after accept."""
+
+    async def _track_and_join(self) -> str | None:
+        """1. record the connection cluster-wide (per-user cap), 2. join its groups. Bounded."""
+        result = await tracking.connection_track(
+            connection_id=self.connection_id, user_id=self.user_id, instance_id=STATE.instance_id
+        )
+        if result != "ok":
+            return "redis_unavailable" if result == "unavailable" else result
+        try:
+            async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
+                for group in self.groups_joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+        except (*REDIS_ERRORS, TimeoutError):
+            metrics.increment("ws_tracking_failures", what="group_add")
+            await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
+            return "redis_unavailable"
+        return None
+
+    async def _refuse(self, code: int, reason: str) -> None:
+        """Accept, then close with `code`: a refused handshake (403) cannot carry a close code."""
+        refused(reason)
+        logger.info("ws_refused", reason=reason, code=code, path=self.scope["path"])
+        await self.accept()
+        await self.close(code=code)
+
+    async def disconnect(self, code: int) -> None:
+        if not self.tracked:
+            return
+        self.tracked = False
+        self.closing = True
+        self._discard_queue("closed")
+        STATE.connections.pop(self.connection_id, None)
+        STATE.release(self.user_id)
+        if self.writer is not None:
+            self.writer.cancel()
+        try:
+            async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
+                for group in self.groups_joined:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+        except (*REDIS_ERRORS, TimeoutError):
+            metrics.increment("ws_tracking_failures", what="group_discard")
+        await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
+        logger.info("ws_disconnected", connection_id=self.connection_id, user_id=self.user_id, code=code)
+
+    # --- Outbound: a bounded queue per connection -----------------------------
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        """A published event; never awaits the client, so a slow reader cannot stall the layer."""
+        if message["key"] in self.seen:
+            return
+        self.seen.append(message["key"])
+        self.push(message["text"])
+
+    def push(self, text: str) -> None:
+        if self.closing:
+            metrics.increment("ws_messages_dropped", reason="closing")
+            return
+        if len(self.queue) >= settings.WS_OUTBOUND_QUEUE_SIZE:
+            metrics.increment("ws_messages_dropped", reason="queue_full")
+            self._drop_slow_client()
+            return
+        self.queue.append(text)
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        """Drain the queue; a send blocked past WS_SEND_TIMEOUT means the client stopped reading."""
+        while self.queue and not self.closing:
+            text = self.queue.popleft()
+            try:
+                async with asyncio.timeout(settings.WS_SEND_TIMEOUT):
+                    await self.send(text_data=text)
+            except TimeoutError:
+                metrics.increment("ws_messages_dropped", reason="send_timeout")
+                self._drop_slow_client()
+                return
+            metrics.increment("ws_messages_sent")
+
+    def _drop_slow_client(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self._discard_queue("slow_client")
+        metrics.increment("ws_slow_clients_dropped")
+        logger.warning("ws_slow_client_dropped", connection_id=self.connection_id, user_id=self.user_id)
+        if self.writer is not None and self.writer is not asyncio.current_task():
+            self.writer.cancel()
+        self._close_soon(CLOSE_TRY_AGAIN_LATER)
+
+    def _discard_queue(self, reason: str) -> None:
+        if self.queue:
+            metrics.increment("ws_messages_dropped", len(self.queue), reason=reason)
+            self.queue.clear()
+
+    def _close_soon(self, code: int) -> None:
+        """Close in a task: the server bounds the close handshake, and the dispatch loop keeps going."""
+        self.closer = asyncio.ensure_future(self.close(code=code))
+
+    async def close_for_drain(self) -> None:
+        """Graceful drain: 1001 to the client, within the drain's bound."""
+        self.closing = True
+        self._discard_queue("drain")
+        if self.writer is not None:
+            self.writer.cancel()
+        await self.close(code=CLOSE_GOING_AWAY)
+
+    # --- Inbound: small, rate-limited, well-formed frames only ----------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None:
+            return self._protocol_error("binary_not_supported", "Frames must be JSON text.", 1003)
+        if len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES:
+            return self._protocol_error("message_too_large", "Frame exceeds the size limit.", 1009)
+        if not self._within_rate():
+            return self._protocol_error("rate_limited", "Too many frames.", CLOSE_POLICY)
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            return self._protocol_error("malformed_json", "Frame is not valid JSON.", 1007)
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        if kind == "ping":
+            return self.push(json.dumps({"type": "pong"}))
+        return self._protocol_error("unknown_type", "Unknown frame type.", CLOSE_POLICY)
+
+    def _within_rate(self) -> bool:
+        count, seconds = _inbound_rate()
+        now = time.monotonic()
+        if now - self.window_start >= seconds:
+            self.window_start, self.window_count = now, 0
+        self.window_count += 1
+        return self.window_count <= count
+
+    def _protocol_error(self, code: str, message: str, close_code: int) -> None:
+        self.errors += 1
+        metrics.increment("ws_protocol_errors", code=code)
+        if self.errors > settings.WS_MAX_PROTOCOL_ERRORS:
+            logger.info("ws_closed_for_errors", connection_id=self.connection_id, code=code, close_code=close_code)
+            self.closing = True
+            self._close_soon(close_code)
+            return
+        self.push(json.dumps({"type": "error", "error": {"code": code, "message": message}}))
+
+
+class OpsConsumer(EventsConsumer):
+    """/ws/ops/: staff only; live numbers for the console, and events published to the "ops" group."""
+
+    def allowed(self, user: Any) -> bool:
+        return user.is_staff
+
+    def role_groups(self, user: Any) -> list[str]:
+        return ["ops"]
+
+    async def on_open(self) -> None:
+        snapshot = realtime_connection_stats(cluster="cached")
+        self.push(json.dumps({"type": "ops.snapshot", "data": snapshot}, default=str))
+
+
+def _inbound_rate() -> tuple[int, int]:
+    from ops_console.env import parse_rate
+
+    return parse_rate(settings.WS_INBOUND_RATE, name="WS_INBOUND_RATE")

@@ -1,0 +1,99 @@
+"""The instance's life: heartbeat (tracking keys and cached cluster counts) and graceful drain on SIGTERM.
+
+Drain order, numbered because it matters:
+1. mark the instance draining: /ready answers 503, new handshakes are refused (1013);
+2. close every open socket with 1001, waiting at most WS_DRAIN_TIMEOUT;
+3. delete this instance's tracking keys;
+4. hand SIGTERM to the server's own handler (uvicorn then stops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from django.conf import settings
+
+from apps.realtime import tracking
+from apps.realtime.state import STATE
+
+logger = structlog.get_logger(__name__)
+
+_heartbeat: asyncio.Task[None] | None = None
+_drain: asyncio.Task[None] | None = None
+
+
+def ensure_heartbeat() -> None:
+    """Start this process's heartbeat on the running loop, once."""
+    global _heartbeat
+    if _heartbeat is None or _heartbeat.done():
+        _heartbeat = asyncio.ensure_future(_beat_forever())
+
+
+async def _beat_forever() -> None:
+    from apps.realtime.selectors import cluster_summary
+
+    while not STATE.draining:
+        started = time.monotonic()
+        await tracking.instance_heartbeat(STATE)
+        instances = await tracking.cluster_read()
+        if instances is not None:
+            STATE.cluster_cache = {"at": time.monotonic(), "summary": cluster_summary(instances)}
+        await asyncio.sleep(max(0.0, settings.WS_HEARTBEAT_INTERVAL - (time.monotonic() - started)))
+
+
+async def drain() -> None:
+    STATE.draining = True  # 1.
+    consumers = list(STATE.connections.values())
+    logger.info("ws_drain_started", connections=len(consumers), timeout_s=settings.WS_DRAIN_TIMEOUT)
+    if consumers:  # 2.
+        tasks = [asyncio.ensure_future(c.close_for_drain()) for c in consumers]
+        _, pending = await asyncio.wait(tasks, timeout=settings.WS_DRAIN_TIMEOUT)
+        for task in pending:
+            task.cancel()
+    await tracking.instance_remove(STATE)  # 3.
+    logger.info("ws_drain_finished", connections_left=len(STATE.connections))
+
+
+def install_sigterm_drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Put the drain in front of the server's SIGTERM handler (uvicorn installs its own before lifespan)."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        global _drain
+        if _drain is not None:
+            return
+        loop.call_soon_threadsafe(_start_drain, previous, signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _start_drain(previous: Callable[..., Any] | int | None, signum: int, frame: Any) -> None:
+    global _drain
+
+    async def run() -> None:
+        try:
+            await drain()
+        finally:
+            if callable(previous):  # 4.
+                previous(signum, frame)
+
+    _drain = asyncio.ensure_future(run())
+
+
+async def lifespan(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """ASGI lifespan: install the drain at startup; drain at shutdown if no signal did."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            install_sigterm_drain(asyncio.get_running_loop())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if _drain is None and STATE.connections:
+                await drain()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,74 @@
+"""Realtime counts for /health, the console and /ws/ops/: one selector."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Literal
+
+from django.conf import settings
+
+from apps.core import metrics
+from apps.core.redis import redis_read
+from apps.realtime.state import STATE
+from apps.realtime.tracking import decode_instance, key, metrics_by_prefix
+
+
+def realtime_connection_stats(*, cluster: Literal["cached", "fresh"] = "cached") -> dict[str, Any]:
+    """This instance's counts from memory, and the cluster's.
+
+    cluster="cached" (for /health) never talks to Redis: it shows what this
+    instance's last heartbeat read. cluster="fresh" reads Redis (two round trips,
+    each bounded by REDIS_READ_TIMEOUT) and reports "unavailable" when it fails.
+    """
+    return {"instance": realtime_instance_stats(), "cluster": _cluster(cluster)}
+
+
+def realtime_instance_stats() -> dict[str, Any]:
+    return {
+        "id": STATE.instance_id,
+        "connections": len(STATE.connections),
+        "draining": STATE.draining,
+        "limit": settings.WS_MAX_CONNECTIONS_PER_INSTANCE,
+        "refused": metrics_by_prefix("ws_refused"),
+        "messages_sent": metrics.counter_value("ws_messages_sent"),
+        "messages_dropped": metrics_by_prefix("ws_messages_dropped"),
+        "slow_clients_dropped": metrics.counter_value("ws_slow_clients_dropped"),
+        "top_users": [{"user_id": u, "connections": n} for u, n in STATE.top_users()],
+    }
+
+
+def _cluster(mode: str) -> dict[str, Any]:
+    if mode == "cached":
+        cached = STATE.cluster_cache
+        if cached is None:
+            return {"source": "none"}
+        return {**cached["summary"], "source": "cache", "age_s": round(time.monotonic() - cached["at"], 1)}
+    instances = redis_read(_read_instances, default=None, what="realtime_cluster")
+    if instances is None:
+        return {"source": "unavailable"}
+    return {**cluster_summary(instances), "source": "redis"}
+
+
+def _read_instances(client: Any) -> list[dict[str, Any]]:
+    ids = client.zrangebyscore(key("instances"), time.time() - settings.WS_TRACKING_TTL, "+inf")
+    pipe = client.pipeline(transaction=False)
+    for instance_id in ids:
+        pipe.hgetall(key("instance", instance_id.decode()))
+    return [decode_instance(i.decode(), h) for i, h in zip(ids, pipe.execute(), strict=True) if h]
+
+
+def cluster_summary(instances: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over live instances; top users merged from each instance's top ten (approximate)."""
+    users: Counter[int] = Counter()
+    for instance in instances:
+        for user_id, count in instance["top_users"]:
+            users[int(user_id)] += int(count)
+    return {
+        "total_connections": sum(i["connections"] for i in instances),
+        "instances": [{k: i[k] for k in ("id", "connections", "draining", "heartbeat_at")} for i in instances],
+        "top_users": [{"user_id": u, "connections": n} for u, n in users.most_common(10)],
+        "refused": sum(i["refused"] for i in instances),
+        "messages_sent": sum(i["messages_sent"] for i in instances),
+        "messages_dropped": sum(i["messages_dropped"] for i in instances),
+    }

@@ -1,0 +1,78 @@
+"""Pipeline step 3: an allocation gets Course.sessions_per_purchase weekly sessions.
+
+Concurrency, in order:
+1. The allocation row is locked, so deliveries of this step run one at a time.
+2. The slots are a pure function of the allocation (its date, weekly, at
+   SESSION_TIME), and are inserted with ON CONFLICT DO NOTHING on
+   tutoring_sessions_allocation_slot_uniq: however many runs race, each slot
+   exists once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from functools import partial
+
+import structlog
+from django.db import transaction
+from django.utils import timezone
+
+from apps.allocations.models import TrainerAllocation
+from apps.core.tasks import AlreadyDone
+from apps.tutoring.models import TutoringSession
+
+logger = structlog.get_logger(__name__)
+
+SESSION_TIME = datetime.time(17, 0)
+FIRST_SESSION_AFTER = datetime.timedelta(days=7)
+
+
+def session_schedule_for_allocation(*, allocation_id: int) -> int:
+    """Create the allocation's missing sessions; returns how many it created. Three queries."""
+    with transaction.atomic():
+        # 1. One scheduler per allocation at a time.
+        allocation = TrainerAllocation.objects.select_for_update().select_related("course").get(id=allocation_id)
+        if allocation.status != TrainerAllocation.Status.ACTIVE:
+            raise AlreadyDone(f"allocation {allocation.id} is {allocation.status}")
+        # 2. Deterministic slots; existing ones are skipped by the unique constraint.
+        sessions = [
+            TutoringSession(
+                allocation=allocation,
+                student_id=allocation.student_id,
+                trainer_id=allocation.trainer_id,
+                course_id=allocation.course_id,
+                scheduled_date=day,
+                scheduled_time=SESSION_TIME,
+                duration_minutes=allocation.course.session_minutes,
+            )
+            for day in session_days(allocation)
+        ]
+        before = TutoringSession.objects.filter(allocation_id=allocation.id).count()
+        TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
+        created = TutoringSession.objects.filter(allocation_id=allocation.id).count() - before
+        logger.info("sessions_scheduled", allocation_id=allocation.id, created=created)
+        transaction.on_commit(partial(_enqueue_notify, allocation.id))
+    return created
+
+
+def session_days(allocation: TrainerAllocation) -> list[datetime.date]:
+    """Weekly dates, starting a week after the allocation."""
+    start = timezone.localdate(allocation.allocated_at or allocation.created_at) + FIRST_SESSION_AFTER
+    return [start + datetime.timedelta(weeks=n) for n in range(allocation.course.sessions_per_purchase)]
+
+
+def sessions_applied_for_allocation(allocation_id: int) -> str | None:
+    """Idempotency probe for replays: the allocation already has all its sessions."""
+    allocation = TrainerAllocation.objects.select_related("course").filter(id=allocation_id).first()
+    if allocation is None:
+        return None
+    count = TutoringSession.objects.filter(allocation_id=allocation_id).count()
+    if count >= allocation.course.sessions_per_purchase:
+        return f"allocation {allocation_id} already has its {count} sessions"
+    return None
+
+
+def _enqueue_notify(allocation_id: int) -> None:
+    from apps.pipeline.tasks import pipeline_notify_allocation
+
+    pipeline_notify_allocation.delay(allocation_id)

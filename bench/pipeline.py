@@ -1,0 +1,128 @@
+"""Pipeline throughput on a real worker, and the cost of the retry/dead-letter base class.
+
+    make bench ARGS=pipeline                    # 300 pipelines, 3000 no-op tasks each way
+    make bench ARGS="pipeline --pipelines 500 --noops 5000 --concurrency 2"
+
+1. End to end: N succeeded payments, each taken through purchase, allocation,
+   sessions and notify by one worker (all queues), timed from the first
+   enqueue to the last session written.
+2. No-op tasks through ReliableTask vs a plain @shared_task with the same
+   options (acks_late, reject_on_worker_lost, ignore_result), same worker,
+   same run, interleaved rounds; prints tasks/s and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
+os.environ.setdefault("CELERY_BROKER_KEY_PREFIX", f"bench-{uuid.uuid4().hex[:8]}:")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db.models import Count  # noqa: E402
+
+from apps.tutoring.models import TutoringSession  # noqa: E402
+from bench.pipeline_tasks import COUNTER_KEY, bench_noop_plain, bench_noop_reliable  # noqa: E402
+
+
+def start_worker(concurrency: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OPS_PROCESS_KIND": "worker", "LOG_LEVEL": "WARNING"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "ops_console", "worker", "-Q", "default,purchases,allocations,sessions,cache",
+         "--pool", "prefork", "--concurrency", str(concurrency), "--prefetch-multiplier", "4", "--include", "bench.pipeline_tasks",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait_for(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("benchmark timed out")
+        time.sleep(0.02)
+
+
+def bench_pipelines(count: int, sessions: int) -> float:
+    from apps.pipeline.services import pipeline_start_for_payment
+    from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
+
+    course = CourseFactory(sessions_per_purchase=sessions)
+    for _ in range(5):
+        TrainerFactory(capacity=count).courses.add(course)
+    payments = [PaymentFactory(course=course, student=StudentFactory()) for _ in range(count)]
+    ids = [p.id for p in payments]
+
+    def complete() -> int:
+        return (
+            TutoringSession.objects.filter(allocation__purchase__payment_id__in=ids)
+            .values("allocation")
+            .annotate(n=Count("id"))
+            .filter(n=sessions)
+            .count()
+        )
+
+    started = time.perf_counter()
+    for payment_id in ids:
+        pipeline_start_for_payment(payment_id=payment_id)
+    wait_for(lambda: complete() == count, timeout=600)
+    return count / (time.perf_counter() - started)
+
+
+def bench_noops(task, count: int) -> float:
+    from apps.core.redis import get_client
+
+    client = get_client("write")
+    client.delete(COUNTER_KEY)
+    started = time.perf_counter()
+    for _ in range(count):
+        task.delay()
+    wait_for(lambda: int(client.get(COUNTER_KEY) or 0) >= count, timeout=600)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pipelines", type=int, default=300)
+    parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--noops", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+
+    call_command("migrate", "--no-input", verbosity=0)
+    worker = start_worker(args.concurrency)
+    try:
+        bench_noops(bench_noop_plain, 200)  # warm up the pool processes
+        pipelines = bench_pipelines(args.pipelines, args.sessions)
+        print(f"pipelines: {args.pipelines} end to end ({args.sessions} sessions each): {pipelines:,.1f} /s")
+        plain, reliable = [], []
+        for _ in range(args.rounds):
+            plain.append(bench_noops(bench_noop_plain, args.noops))
+            reliable.append(bench_noops(bench_noop_reliable, args.noops))
+        best_plain, best_reliable = max(plain), max(reliable)
+        print(f"no-op plain @shared_task:  {best_plain:,.0f} tasks/s (rounds: {', '.join(f'{r:,.0f}' for r in plain)})")
+        print(
+            f"no-op ReliableTask:        {best_reliable:,.0f} tasks/s (rounds: {', '.join(f'{r:,.0f}' for r in reliable)})"
+        )
+        print(f"ratio ReliableTask/plain:  {best_reliable / best_plain:.2f} (target >= 0.9)")
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

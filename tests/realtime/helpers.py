@@ -1,0 +1,153 @@
+"""Real uvicorn processes and real `websockets` clients for the realtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from django.test import Client
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port
+
+# Short enough that a crashed instance leaves the counts within a test's patience.
+TEST_HEARTBEAT = "0.3"
+TEST_TTL = "1.5"
+
+
+def namespace() -> dict[str, str]:
+    """Redis namespaces of one test: concurrent test runs share one Redis."""
+    tag = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return {"WS_KEY_PREFIX": f"{tag}:ws", "CHANNEL_LAYER_PREFIX": f"{tag}:asgi"}
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return self.http
+
+    def ws(self, path: str = "/ws/events/") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+@contextmanager
+def realtime_server(log_path: Path | None = None, **env: str) -> Iterator[Server]:
+    """uvicorn as production runs it (see docs/realtime.md), with the test's namespaces."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log",
+        *UVICORN_WS_FLAGS,
+    ]  # fmt: skip
+    defaults = {"WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT, "WS_TRACKING_TTL": TEST_TTL, "OPS_PROCESS_KIND": "web"}
+    output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=child_env(**{**defaults, **env}), stdout=output, stderr=subprocess.STDOUT
+    )
+    server = Server(port, process)
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                requests.get(f"{server.http}/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    printed = process.stdout.read().decode() if process.stdout else ""
+                    raise RuntimeError(f"ASGI server did not start:\n{printed}") from None
+                time.sleep(0.1)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+        if log_path:
+            output.close()
+
+
+def session_cookie(user: Any) -> str:
+    """Log `user` in the way a browser would end up: a session row and its cookie."""
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def open_socket(
+    server: Server,
+    cookie: str | None,
+    *,
+    path: str = "/ws/events/",
+    origin: str | None = "same",
+    open_timeout: float = 10,
+    **kwargs: Any,
+) -> ClientConnection:
+    headers = {"Cookie": cookie} if cookie else {}
+    return await connect(
+        server.ws(path),
+        origin=server.origin if origin == "same" else origin,
+        additional_headers=headers,
+        open_timeout=open_timeout,
+        **kwargs,
+    )
+
+
+async def close_code_of(socket: ClientConnection, timeout: float = 5) -> int | None:
+    """Read until the server closes; its close code, or None if it is still open after `timeout`."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await socket.recv()
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+    except TimeoutError:
+        return None
+
+
+async def next_event(socket: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        return json.loads(await socket.recv())
+
+
+async def is_silent(socket: ClientConnection, seconds: float = 0.5) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await socket.recv()
+    except TimeoutError:
+        return True
+    return False
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,77 @@
+"""Workers that die: SIGKILL mid-batch loses and duplicates nothing; a poison message is dead-lettered."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db.models import Count
+
+from apps.allocations.models import TrainerAllocation
+from apps.deadletters.models import DeadLetter
+from apps.payments.models import Payment
+from apps.pipeline.services import pipeline_start_for_payment
+from apps.purchases.models import StudentCoursePurchase
+from apps.tutoring.models import TutoringSession
+from ops_console.celery import app
+from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
+from tests.workers.harness import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RUNS = 200
+SESSIONS = 2
+
+
+def _complete() -> int:
+    return TutoringSession.objects.values("allocation").annotate(n=Count("id")).filter(n=SESSIONS).count()
+
+
+def test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing(start_worker):
+    course = CourseFactory(sessions_per_purchase=SESSIONS)
+    for _ in range(5):
+        TrainerFactory(capacity=RUNS).courses.add(course)
+    payments = [PaymentFactory(course=course, student=StudentFactory()) for _ in range(RUNS)]
+    # Redeliveries after a kill are expected; none of these tasks is poison.
+    worker = start_worker(TASK_MAX_DELIVERIES="20")
+    for payment in payments:
+        pipeline_start_for_payment(payment_id=payment.id)
+
+    kills = 0
+    started = time.monotonic()
+    for threshold in (RUNS // 5, RUNS // 2, RUNS * 4 // 5):
+        wait_until(lambda t=threshold: _complete() >= t, timeout=60, interval=0.05, what=f"{threshold} pipelines")
+        worker.kill()
+        kills += 1
+        worker = start_worker(TASK_MAX_DELIVERIES="20")
+    wait_until(lambda: _complete() == RUNS, timeout=90, interval=0.2, what="every pipeline")
+    elapsed = time.monotonic() - started
+
+    assert kills == 3
+    assert StudentCoursePurchase.objects.count() == RUNS
+    assert set(StudentCoursePurchase.objects.values_list("payment_id", flat=True)) == {p.id for p in payments}
+    assert TrainerAllocation.objects.count() == RUNS
+    assert TrainerAllocation.objects.values("purchase").distinct().count() == RUNS
+    assert TutoringSession.objects.count() == RUNS * SESSIONS
+    assert not DeadLetter.objects.exists()
+    print(f"{RUNS} pipelines with {kills} worker kills in {elapsed:.1f}s")
+
+
+def test_a_poison_message_is_dead_lettered_after_max_deliveries_while_other_work_flows(start_worker):
+    course = CourseFactory(sessions_per_purchase=SESSIONS)
+    TrainerFactory().courses.add(course)
+    start_worker(TASK_MAX_DELIVERIES="3")
+
+    app.send_task("tests.kill_my_worker", args=["poison"])
+    payment = PaymentFactory(course=course, status=Payment.Status.SUCCEEDED)
+    pipeline_start_for_payment(payment_id=payment.id)
+
+    wait_until(DeadLetter.objects.exists, timeout=60, what="the poison message's dead letter")
+    wait_until(
+        lambda: TutoringSession.objects.filter(allocation__purchase__payment=payment).count() == SESSIONS,
+        timeout=30,
+        what="the other pipeline",
+    )
+    letter = DeadLetter.objects.get()
+    assert (letter.task_name, letter.reason, letter.deliveries) == ("tests.kill_my_worker", "poison", 4)
+    assert letter.exception_class == "apps.core.tasks.PoisonMessage"
