@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 from apps.core.context import (
@@ -16,6 +14,7 @@ from apps.core.context import (
     set_correlation_id,
     valid_correlation_id,
 )
+from apps.core.middleware import HybridMiddleware
 
 # Celery's own `correlation_id` is the task id; ours travels under this header.
 CELERY_HEADER = "x_correlation_id"
@@ -27,21 +26,10 @@ def correlation_id_from(request: HttpRequest) -> str:
     return valid_correlation_id(supplied) or new_correlation_id()
 
 
-class CorrelationIdMiddleware:
+class CorrelationIdMiddleware(HybridMiddleware):
     """Outermost, so every log line and error response of the request carries the id."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        if self.is_async:
-            return self.__acall__(request)
+    def sync_call(self, request: HttpRequest) -> HttpResponse:
         correlation_id = self._start(request)
         token = set_correlation_id(correlation_id)
         with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):

@@ -12,11 +12,10 @@ request, and work that continues past a 504 stops at its next query.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import structlog
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +23,7 @@ from django.urls import Resolver404, resolve
 
 from apps.core.context import remaining_seconds, reset_deadline, set_deadline
 from apps.core.errors import error_response
+from apps.core.middleware import HybridMiddleware
 
 logger = structlog.get_logger(__name__)
 
@@ -67,19 +67,8 @@ def deadline_exceeded_response(request: HttpRequest, budget: float) -> HttpRespo
     )
 
 
-class DeadlineMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        if self.is_async:
-            return self.__acall__(request)
+class DeadlineMiddleware(HybridMiddleware):
+    def sync_call(self, request: HttpRequest) -> HttpResponse:
         budget = deadline_for(request)
         token = set_deadline(budget)
         try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from psycopg.errors import QueryCanceled
@@ -15,6 +17,34 @@ from apps.core.errors import error_response
 logger = structlog.get_logger(__name__)
 
 RETRY_AFTER_SECONDS = 5
+
+
+class HybridMiddleware:
+    """Runs natively in sync and async stacks: subclasses write sync_call and __acall__.
+
+    Our outermost middlewares are async-capable so that, under ASGI, a request
+    switches to a thread once, below them.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self.__acall__(request)
+        return self.sync_call(request)
+
+    def sync_call(self, request: HttpRequest) -> HttpResponse:
+        raise NotImplementedError
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        raise NotImplementedError
 
 
 def database_error_response(request: HttpRequest, exception: BaseException | None) -> HttpResponse | None:
