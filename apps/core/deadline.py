@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
 import structlog
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -136,8 +137,10 @@ def _restore_statement_timeout() -> None:
     if connection.connection is None:
         return
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{settings.DB_STATEMENT_TIMEOUT}ms"])
-    except DatabaseError:
+        # On the raw connection, like the cap itself: plumbing, not one of the request's queries.
+        connection.connection.execute(
+            "SELECT set_config('statement_timeout', %s, false)", [f"{settings.DB_STATEMENT_TIMEOUT}ms"]
+        )
+    except (DatabaseError, psycopg.Error):
         logger.warning("statement_timeout_restore_failed")
         connection.connection.close()

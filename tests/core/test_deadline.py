@@ -60,3 +60,13 @@ def test_a_query_after_the_deadline_is_not_sent_at_all():
             cursor.execute("SELECT 1")
     finally:
         reset_deadline(token)
+
+
+def test_capping_and_restoring_the_timeout_adds_no_query_to_the_request(client, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.REQUEST_TIMEOUT = 2.0  # far enough below the 30 s default that the cap applies
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/timeout")
+
+    assert [query["sql"] for query in queries] == ["SELECT 1", "SHOW statement_timeout"]
