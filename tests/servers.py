@@ -87,13 +87,28 @@ def run_manage(*args: str, env: dict[str, str] | None = None, timeout: float = 6
     )
 
 
+def wait_until_serving(process: subprocess.Popen[bytes], base: str, *, timeout: float = 30) -> None:
+    """Poll /health until the server answers; fail with its output if it dies or never does."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(f"{base}/health", timeout=1)
+            return
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                printed = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"ASGI server did not start:\n{printed}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def asgi_server(log_path: Path | None = None, **env_overrides: str) -> Iterator[str]:
     """uvicorn serving ops_console.asgi on a free port; yields its base URL.
 
     With log_path, everything the server prints is written there.
     """
-    import requests
 
     port = free_port()
     output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
@@ -114,17 +129,8 @@ def asgi_server(log_path: Path | None = None, **env_overrides: str) -> Iterator[
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            try:
-                requests.get(f"{base}/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    printed = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"ASGI server did not start:\n{printed}") from None
-                time.sleep(0.1)
+        wait_until_serving(process, base)
         yield base
     finally:
         process.terminate()

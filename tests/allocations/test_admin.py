@@ -25,26 +25,3 @@ def test_the_allocation_changelist_runs_as_many_queries_for_500_allocations_as_f
     queries_for_500 = changelist_query_count(staff_client, url)
 
     assert queries_for_500 == queries_for_10
-
-
-def test_the_allocation_change_page_renders(staff_client):
-    allocation = AllocationFactory()
-
-    response = staff_client.get(reverse("admin:allocations_trainerallocation_change", args=[allocation.pk]))
-
-    assert response.status_code == 200
-
-
-def test_the_allocation_add_page_renders(staff_client):
-    response = staff_client.get(reverse("admin:allocations_trainerallocation_add"))
-
-    assert response.status_code == 200
-
-
-def test_a_user_who_is_not_staff_is_sent_to_the_login_page(member_client):
-    url = reverse(CHANGELIST)
-
-    response = member_client.get(url)
-
-    assert response.status_code == 302
-    assert response["Location"] == f"{reverse('admin:login')}?next={url}"

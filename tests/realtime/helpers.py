@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port
+from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port, wait_until_serving
 
 # Short enough that a crashed instance leaves the counts within a test's patience.
 TEST_HEARTBEAT = "0.3"
@@ -70,17 +69,8 @@ def realtime_server(log_path: Path | None = None, **env: str) -> Iterator[Server
         command, cwd=ROOT, env=child_env(**{**defaults, **env}), stdout=output, stderr=subprocess.STDOUT
     )
     server = Server(port, process)
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            try:
-                requests.get(f"{server.http}/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    printed = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"ASGI server did not start:\n{printed}") from None
-                time.sleep(0.1)
+        wait_until_serving(process, server.http)
         yield server
     finally:
         if process.poll() is None:
