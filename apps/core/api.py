@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.errors import error_response
@@ -90,14 +90,9 @@ def api_endpoint(*, methods: tuple[str, ...], authenticated: bool = True) -> Cal
             try:
                 return view(request, *args, **kwargs)
             except ApiError as exc:
-                response = error_response(
-                    request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields
+                return error_response(
+                    request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields, extra=exc.extra
                 )
-                if exc.extra:
-                    body = json.loads(response.content)
-                    body["error"].update(exc.extra)
-                    response = JsonResponse(body, status=exc.status)
-                return response
 
         return wrapper
 

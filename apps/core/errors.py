@@ -17,9 +17,11 @@ def error_response(
     code: str,
     message: str,
     fields: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    """`extra` adds machine-readable context to the error, e.g. current_status or payment_id."""
+    body: dict[str, Any] = {"error": {"code": code, "message": message, **(extra or {})}}
     if fields:
         body["error"]["fields"] = fields
     body["correlation_id"] = getattr(request, "correlation_id", None)
