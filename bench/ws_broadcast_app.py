@@ -34,10 +34,10 @@ class BroadcastFilterConsumer(EventsConsumer):
         self.groups_joined = [BROADCAST_GROUP]
         return await super()._track_and_join()
 
-    async def realtime_event(self, message: dict[str, Any]) -> None:
+    def realtime_event(self, message: dict[str, Any]) -> None:
         if json.loads(message["text"])["data"].get("user_id") != self.user_id:
             return
-        await super().realtime_event(message)
+        super().realtime_event(message)
 
 
 application = ProtocolTypeRouter(

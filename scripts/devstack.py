@@ -279,7 +279,7 @@ def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subpr
 # WebSocket and shutdown flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
 # No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
 UVICORN_WS_FLAGS = (
-    "--ws", "websockets", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
+    "--ws", "websockets-sansio", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
     "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--timeout-graceful-shutdown", "15",
 )  # fmt: skip
 

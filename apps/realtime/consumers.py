@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -24,6 +25,7 @@ from apps.core import metrics
 from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
+from apps.realtime.router import ROUTER
 from apps.realtime.selectors import realtime_connection_stats
 from apps.realtime.services import user_group
 from apps.realtime.state import STATE, refused
@@ -44,12 +46,28 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     connection_id = ""
     user_id = 0
+    # Allocated on first use: an idle socket holds neither (a deque is ~600 bytes even when empty).
+    queue: deque[str] | None = None
+    seen: deque[str] | None = None
 
     def role_groups(self, user: Any) -> list[str]:
         return ["staff"] if user.is_staff else []
 
     def allowed(self, user: Any) -> bool:
         return True
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' __call__ without a layer channel per socket: events come through apps.realtime.router.
+
+        Channels would also wrap every receive in a new task (await_many_dispatch);
+        with one source to read, a plain loop does.
+        """
+        self.scope, self.base_send, self.channel_layer = scope, send, None
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its close_old_connections() before every message.
@@ -70,9 +88,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.closing = False
         self.tracked = False
-        self.queue: deque[str] = deque()
+        self.accepted = False  # the router may deliver while the handshake is still joining groups
         self.writer: asyncio.Task[None] | None = None
-        self.seen: deque[str] = deque(maxlen=SEEN_KEYS)
         self.errors = 0
         self.window_start, self.window_count = time.monotonic(), 0
         user = self.scope.get("user")
@@ -94,6 +111,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         STATE.connections[self.connection_id] = self
         self.tracked = True
         await self.accept()
+        self.accepted = True
+        self._start_writer()
         ensure_heartbeat()
         logger.info("ws_connected", connection_id=self.connection_id, user_id=self.user_id, path=self.scope["path"])
         await self.on_open()
@@ -110,8 +129,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return "redis_unavailable" if result == "unavailable" else result
         try:
             async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
-                for group in self.groups_joined:
-                    await self.channel_layer.group_add(group, self.channel_name)
+                await ROUTER.join(self.groups_joined, self)
         except (*REDIS_ERRORS, TimeoutError):
             metrics.increment("ws_tracking_failures", what="group_add")
             await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
@@ -137,8 +155,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.writer.cancel()
         try:
             async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
-                for group in self.groups_joined:
-                    await self.channel_layer.group_discard(group, self.channel_name)
+                await ROUTER.leave(self.groups_joined, self)
         except (*REDIS_ERRORS, TimeoutError):
             metrics.increment("ws_tracking_failures", what="group_discard")
         await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
@@ -146,9 +163,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # --- Outbound: a bounded queue per connection -----------------------------
 
-    async def realtime_event(self, message: dict[str, Any]) -> None:
-        """A published event; never awaits the client, so a slow reader cannot stall the layer."""
-        if message["key"] in self.seen:
+    def realtime_event(self, message: dict[str, Any]) -> None:
+        """A published event, from the router; never awaits the client, so a slow reader cannot stall delivery."""
+        if self.seen is None:
+            self.seen = deque(maxlen=SEEN_KEYS)
+        elif message["key"] in self.seen:
             return
         self.seen.append(message["key"])
         self.push(message["text"])
@@ -157,12 +176,17 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.closing:
             metrics.increment("ws_messages_dropped", reason="closing")
             return
-        if len(self.queue) >= settings.WS_OUTBOUND_QUEUE_SIZE:
+        if self.queue is None:
+            self.queue = deque()
+        elif len(self.queue) >= settings.WS_OUTBOUND_QUEUE_SIZE:
             metrics.increment("ws_messages_dropped", reason="queue_full")
             self._drop_slow_client()
             return
         self.queue.append(text)
-        if self.writer is None or self.writer.done():
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self.accepted and self.queue and (self.writer is None or self.writer.done()):
             self.writer = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:
@@ -177,6 +201,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 self._drop_slow_client()
                 return
             metrics.increment("ws_messages_sent")
+        if not self.queue:
+            self.queue = None  # an idle socket gives its buffer back
 
     def _drop_slow_client(self) -> None:
         if self.closing:

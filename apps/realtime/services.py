@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 import uuid
 from collections.abc import Iterable
 
 import structlog
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
@@ -43,7 +44,8 @@ def publish_event(
     """Send `{type, id, occurred_at, correlation_id, data}` to each user's and each named group.
 
     Call it from transaction.on_commit(), so an event never announces a rolled-back
-    write. Talks to Redis: the whole send is bounded by WS_PUBLISH_TIMEOUT. Delivery
+    write. Talks to Redis: the whole send is bounded by WS_PUBLISH_TIMEOUT. Safe from
+    any thread, an event loop's included (it blocks that thread for the send). Delivery
     is at most once: when Redis is slow or down the event is dropped, logged
     (`realtime_publish_failed`) and counted (`ws_publish_failed`), never raised.
     """
@@ -70,9 +72,40 @@ def publish_event(
     metrics.increment("ws_events_published")
 
 
-@async_to_sync
-async def _send(targets: list[str], message: dict) -> None:
+def _send(targets: list[str], message: dict) -> None:
+    """Run the send on the process's publisher loop and wait for it, at most WS_PUBLISH_TIMEOUT."""
+    future = asyncio.run_coroutine_threadsafe(_send_on_loop(targets, message), _publisher_loop())
+    try:
+        # The coroutine bounds itself; this bound only matters if the publisher loop is stuck.
+        future.result(timeout=settings.WS_PUBLISH_TIMEOUT + 1.0)
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
+async def _send_on_loop(targets: list[str], message: dict) -> None:
     layer = get_channel_layer()
     async with asyncio.timeout(settings.WS_PUBLISH_TIMEOUT):
         for group in targets:
-            await layer.group_send(group, message)
+            # The group is named so that apps.realtime.router can hand it to that group's sockets.
+            await layer.group_send(group, {**message, "group": group})
+
+
+_publisher: tuple[int, asyncio.AbstractEventLoop] | None = None
+_publisher_lock = threading.Lock()
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """An event loop in a daemon thread, one per process (a forked worker starts its own).
+
+    The channel layer keeps one Redis connection per event loop: a loop that lives
+    as long as the process keeps that connection between events, where a new loop
+    per call (async_to_sync) would connect, send and close every time.
+    """
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
+            _publisher = (os.getpid(), loop)
+        return _publisher[1]
