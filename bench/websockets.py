@@ -1,7 +1,7 @@
 """Per-user WebSocket events at 10, 100 and 1000 connections, against broadcast-and-filter.
 
     make bench ARGS=websockets
-    make bench ARGS="websockets --events 300 --rate 100 --burst 1000 --layer core"
+    make bench ARGS="websockets --events 300 --rate 100 --burst 3000 --servers uvicorn/websockets-sansio"
 
 For each design (per-user groups: production routing; broadcast-and-filter:
 bench/ws_broadcast_app.py) one uvicorn process is started with `make run`'s
@@ -48,8 +48,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 STEPS = (10, 100, 1000)
-# The --ws implementation of the production flags (scripts/devstack.py UVICORN_WS_FLAGS).
-PRODUCTION_WS = "websockets-sansio"
+# ASGI servers compared; the first is production (scripts/devstack.py UVICORN_WS_FLAGS).
+SERVERS = ("uvicorn/websockets-sansio", "uvicorn/websockets", "daphne")
+PRODUCTION = SERVERS[0]
 DESIGNS = {"per-user groups": "ops_console.asgi:application", "broadcast+filter": "bench.ws_broadcast_app:application"}
 
 
@@ -143,17 +144,31 @@ def signed_in_cookies(count: int) -> tuple[list[str], list[int]]:
     return cookies, [user.pk for user in users]
 
 
+def server_command(server: str, app: str, port: int) -> list[str]:
+    """`uvicorn/<ws implementation>` with the production flags, or daphne with the same ping bounds."""
+    from scripts.devstack import UVICORN_WS_FLAGS
+
+    if server == "daphne":
+        return [
+            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "--ping-interval", "20", "--ping-timeout", "20", app,
+        ]  # fmt: skip
+    ws = server.removeprefix("uvicorn/")
+    return [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log", *UVICORN_WS_FLAGS, "--ws", ws]
+
+
 @contextlib.contextmanager
-def uvicorn(app: str, *extra: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+def serving(app: str, server: str = PRODUCTION) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     import requests
 
-    from scripts.devstack import UVICORN_WS_FLAGS, _free_port
+    from scripts.devstack import _free_port
 
     port = _free_port(0)
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log", *UVICORN_WS_FLAGS, *extra],
+        server_command(server, app, port),
         cwd=ROOT,
         env={**os.environ, "OPS_PROCESS_KIND": "web", "WS_MAX_CONNECTIONS_PER_INSTANCE": "1000"},
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
@@ -164,7 +179,7 @@ def uvicorn(app: str, *extra: str) -> Iterator[tuple[int, subprocess.Popen[bytes
                 break
             except requests.ConnectionError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"uvicorn {app} did not start") from None
+                    raise SystemExit(f"{server} {app} did not start") from None
                 time.sleep(0.1)
         yield port, process
     finally:
@@ -273,9 +288,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_design(name: str, app: str, cookies_path: str, user_ids: list[int], args: argparse.Namespace) -> dict:
+def run_design(
+    name: str, app: str, cookies_path: str, user_ids: list[int], args: argparse.Namespace, server: str = PRODUCTION
+) -> dict:
     steps = {}
-    with uvicorn(app) as (port, _server):
+    with serving(app, server) as (port, _process):
         client = Client(cookies_path, port)
         try:
             for step in STEPS:
@@ -283,31 +300,33 @@ def run_design(name: str, app: str, cookies_path: str, user_ids: list[int], args
                 if grown["sockets"] != step:
                     raise SystemExit(f"{name}: {grown['sockets']} of {step} sockets open ({grown['failed']} failed)")
                 steps[step] = measure(client, user_ids[:step], broadcast=app != DESIGNS["per-user groups"], args=args)
-                print(f"  {name:17} N={step:5}: {fmt(steps[step])}", flush=True)
+                print(f"  {name:42} N={step:5}: {fmt(steps[step])}", flush=True)
         finally:
             client.close()
     return steps
 
 
-def run_idle(ws: str, cookies_path: str, args: argparse.Namespace) -> dict:
-    """A fresh production server, no events ever: RSS at 10 and 1000 sockets, then CPU while idle."""
-    with uvicorn(DESIGNS["per-user groups"], "--ws", ws) as (port, server):
+def run_idle(server: str, cookies_path: str, args: argparse.Namespace) -> dict:
+    """A fresh server, no events ever: RSS at 10 and 1000 sockets, then CPU while idle."""
+    with serving(DESIGNS["per-user groups"], server) as (port, process):
         client = Client(cookies_path, port)
         try:
             client.ask(f"grow {STEPS[0]}")
             time.sleep(1)
-            small = rss_kib(server.pid)
-            client.ask(f"grow {STEPS[-1]}")
+            small = rss_kib(process.pid)
+            grown = client.ask(f"grow {STEPS[-1]}")
+            if grown["sockets"] != STEPS[-1]:
+                raise SystemExit(f"{server}: {grown['sockets']} of {STEPS[-1]} sockets open")
             time.sleep(2)
-            large = rss_kib(server.pid)
-            before, started = cpu_seconds(server.pid), time.monotonic()
+            large = rss_kib(process.pid)
+            before, started = cpu_seconds(process.pid), time.monotonic()
             time.sleep(args.idle_seconds)
-            cpu = (cpu_seconds(server.pid) - before) / (time.monotonic() - started)
+            cpu = (cpu_seconds(process.pid) - before) / (time.monotonic() - started)
         finally:
             client.close()
     result = {"kib_per_connection": (large - small) / (STEPS[-1] - STEPS[0]), "idle_cpu": cpu, "rss_mib": large / 1024}
     print(
-        f"  idle, --ws {ws:18}: {result['kib_per_connection']:.1f} KiB per connection "
+        f"  idle, {server:26}: {result['kib_per_connection']:.1f} KiB per connection "
         f"(RSS {result['rss_mib']:.0f} MiB at {STEPS[-1]}), CPU {100 * cpu:.1f} % of a core",
         flush=True,
     )
@@ -330,12 +349,15 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2, help="publisher threads for the burst")
     parser.add_argument("--idle-seconds", type=float, default=10)
     parser.add_argument(
-        "--idle-ws", default="websockets-sansio,websockets", help="uvicorn --ws implementations for the idle phase"
+        "--servers", default=",".join(SERVERS), help=f"servers to compare (first is timed against broadcast): {SERVERS}"
     )
-    parser.add_argument("--layer", choices=("pubsub", "core"), default=os.environ.get("WS_CHANNEL_LAYER", "pubsub"))
+    parser.add_argument(
+        "--layers", default="pubsub,core", help="channel layers to time per-user events on (first: everything else)"
+    )
     parser.add_argument("--idle-only", action="store_true", help="only the idle phase (memory and CPU)")
     args = parser.parse_args()
-    os.environ["WS_CHANNEL_LAYER"] = args.layer
+    layers = args.layers.split(",")
+    os.environ["WS_CHANNEL_LAYER"] = layers[0]
     raise_nofile()
 
     import django
@@ -349,26 +371,76 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".json") as cookies_file:
         json.dump(cookies, cookies_file)
         cookies_file.flush()
-        print(f"channel layer {args.layer}; {args.events} events at {args.rate:.0f}/s, bursts of {args.burst}")
+        print(f"channel layers {layers}; {args.events} events at {args.rate:.0f}/s, bursts of {args.burst}")
+        servers = args.servers.split(",")
         results = {}
         if not args.idle_only:
-            results = {name: run_design(name, app, cookies_file.name, user_ids, args) for name, app in DESIGNS.items()}
-        idle = {ws: run_idle(ws, cookies_file.name, args) for ws in args.idle_ws.split(",")}
-    report(results, idle.get(PRODUCTION_WS) or next(iter(idle.values())))
+            for server in servers:
+                name = f"per-user groups, {server}"
+                results[name] = run_design(name, DESIGNS["per-user groups"], cookies_file.name, user_ids, args, server)
+            for layer in layers[1:]:
+                name = f"per-user groups, {servers[0]}, {layer} layer"
+                with channel_layer(layer):
+                    results[name] = run_design(
+                        name, DESIGNS["per-user groups"], cookies_file.name, user_ids, args, servers[0]
+                    )
+            name = f"broadcast+filter, {servers[0]}"
+            results[name] = run_design(name, DESIGNS["broadcast+filter"], cookies_file.name, user_ids, args, servers[0])
+        idle = {server: run_idle(server, cookies_file.name, args) for server in servers}
+    report(results, idle, servers[0])
     print(f"  total {time.monotonic() - started:.0f} s")
 
 
-def report(results: dict, idle: dict) -> None:
+@contextlib.contextmanager
+def channel_layer(kind: str) -> Iterator[None]:
+    """Servers started inside, and publish_event in this process, use the `kind` layer."""
+    from django.test import override_settings
+
+    from ops_console.settings import channel_layers_for
+
+    os.environ["WS_CHANNEL_LAYER"], previous = kind, os.environ["WS_CHANNEL_LAYER"]
+    try:
+        with override_settings(CHANNEL_LAYERS=channel_layers_for(kind)):
+            yield
+    finally:
+        os.environ["WS_CHANNEL_LAYER"] = previous
+
+
+def report(results: dict, idle: dict, production: str) -> None:
     def ratio(name: str, key: str) -> float:
         return results[name][STEPS[-1]][key] / results[name][STEPS[0]][key]
 
-    print("summary")
+    print(f"summary ({production})")
     if results:
-        print(f"  per-user p50 ratio 1000/10        : {ratio('per-user groups', 'p50_ms'):.2f}  (target <= 1.5)")
-        print(f"  per-user p99 ratio 1000/10        : {ratio('per-user groups', 'p99_ms'):.2f}")
-        print(f"  broadcast+filter p50 ratio 1000/10: {ratio('broadcast+filter', 'p50_ms'):.2f}")
-    print(f"  memory per idle connection        : {idle['kib_per_connection']:.1f} KiB  (target <= 32)")
-    print(f"  idle CPU at 1000 connections      : {100 * idle['idle_cpu']:.1f} % of a core  (target <= 5)")
+        per_user, broadcast = f"per-user groups, {production}", f"broadcast+filter, {production}"
+        print(f"  per-user p50 ratio 1000/10        : {ratio(per_user, 'p50_ms'):.2f}  (target <= 1.5)")
+        print(f"  per-user p99 ratio 1000/10        : {ratio(per_user, 'p99_ms'):.2f}")
+        print(f"  broadcast+filter p50 ratio 1000/10: {ratio(broadcast, 'p50_ms'):.2f}")
+    print(f"  memory per idle connection        : {idle[production]['kib_per_connection']:.1f} KiB  (target <= 32)")
+    print(f"  idle CPU at 1000 connections      : {100 * idle[production]['idle_cpu']:.1f} % of a core  (target <= 5)")
+    print("servers, relative to the first (same run)")
+    base = idle[production]
+    for server, numbers in idle.items():
+        line = (
+            f"  {server:26} memory/conn x{numbers['kib_per_connection'] / base['kib_per_connection']:.2f}"
+            f"  idle CPU x{numbers['idle_cpu'] / max(base['idle_cpu'], 1e-9):.2f}"
+        )
+        name = f"per-user groups, {server}"
+        if name in results:
+            p50 = results[name][STEPS[-1]]["p50_ms"] / results[f"per-user groups, {production}"][STEPS[-1]]["p50_ms"]
+            line += f"  p50 at {STEPS[-1]} x{p50:.2f}"
+        print(line)
+    layered = [name for name in results if name.endswith(" layer")]
+    if layered:
+        print(f"channel layers at {STEPS[-1]} sockets, relative to the first (same run, {production})")
+        base_step = results[f"per-user groups, {production}"][STEPS[-1]]
+        for name in layered:
+            step = results[name][STEPS[-1]]
+            print(
+                f"  {name.rsplit(', ', 1)[1]:26} p50 x{step['p50_ms'] / base_step['p50_ms']:.2f}"
+                f"  p99 x{step['p99_ms'] / base_step['p99_ms']:.2f}"
+                f"  delivered ev/s x{step['delivered_per_s'] / base_step['delivered_per_s']:.2f}"
+            )
 
 
 if __name__ == "__main__":

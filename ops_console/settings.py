@@ -7,6 +7,7 @@ A bad value stops start-up with ImproperlyConfigured naming the variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -306,31 +307,30 @@ HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
 WS_CHANNEL_LAYER = env_choice("WS_CHANNEL_LAYER", "pubsub", ("pubsub", "core"))
 # Namespace of the channel layer's Redis keys and channels.
 CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "asgi")
-# "core" only: messages a channel holds in Redis, and seconds they live; events are live data.
-CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 100, minimum=1)
+# "core" only: messages a channel (one per web process, apps/realtime/router.py) holds in Redis,
+# and seconds they live; events are live data.
+CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1)
 CHANNEL_LAYER_EXPIRY = env_int("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
-_channel_layer_host = {
-    "address": REDIS_URL,
-    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-    # RedisChannelLayer blocks in BZPOPMIN for 5 s: its socket timeout must outlast that.
-    "socket_timeout": REDIS_WRITE_TIMEOUT + (5.0 if WS_CHANNEL_LAYER == "core" else 0.0),
-}
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"
-        if WS_CHANNEL_LAYER == "pubsub"
-        else "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [_channel_layer_host],
-            "prefix": CHANNEL_LAYER_PREFIX,
-            **(
-                {"capacity": CHANNEL_LAYER_CAPACITY, "expiry": CHANNEL_LAYER_EXPIRY, "group_expiry": 86_400}
-                if WS_CHANNEL_LAYER == "core"
-                else {}
-            ),
-        },
+
+
+def channel_layers_for(kind: str) -> dict[str, Any]:
+    """CHANNEL_LAYERS for "pubsub" or "core" (bench/websockets.py compares the two in one run)."""
+    host = {
+        "address": REDIS_URL,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        # RedisChannelLayer blocks in BZPOPMIN for 5 s: its socket timeout must outlast that.
+        "socket_timeout": REDIS_WRITE_TIMEOUT + (5.0 if kind == "core" else 0.0),
     }
-}
+    config = {"hosts": [host], "prefix": CHANNEL_LAYER_PREFIX}
+    if kind == "core":
+        config |= {"capacity": CHANNEL_LAYER_CAPACITY, "expiry": CHANNEL_LAYER_EXPIRY, "group_expiry": 86_400}
+    backend = (
+        "channels_redis.pubsub.RedisPubSubChannelLayer" if kind == "pubsub" else "channels_redis.core.RedisChannelLayer"
+    )
+    return {"default": {"BACKEND": backend, "CONFIG": config}}
+
+
+CHANNEL_LAYERS = channel_layers_for(WS_CHANNEL_LAYER)
 WS_MAX_CONNECTIONS_PER_INSTANCE = env_int("WS_MAX_CONNECTIONS_PER_INSTANCE", 1000, minimum=1)
 # The newest connection past the cap is refused (close 1008); open ones are never kicked.
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)

@@ -8,6 +8,7 @@ from django.test import Client
 
 from tests.factories import StaffUserFactory, UserFactory
 from tests.fixtures.provider import sandbox_provider  # noqa: F401  (the sandbox payment provider, a real server)
+from tests.realtime.helpers import realtime_namespace  # noqa: F401  (a test's own Redis namespaces for realtime)
 from tests.seeded import seeded_platform  # noqa: F401  (module-scoped fixture shared by plan tests)
 
 

@@ -2,11 +2,18 @@
 
 Keys (prefix WS_KEY_PREFIX, default "ws"):
 - `<p>:connection:<id>`: the connection's user and instance, TTL WS_TRACKING_TTL.
-- `<p>:user:<user id>`: set of that user's connection ids; stale ids are pruned on the next connect.
+- `<p>:user:<user id>`: sorted set of that user's connection ids, each scored with
+  the time (ms) it expires unless a heartbeat renews it; expired ids are pruned on
+  the next connect, so a crashed instance's connections stop counting against the
+  per-user cap within the TTL.
 - `<p>:instance:<instance id>`: the instance's counts, TTL WS_TRACKING_TTL.
 - `<p>:instances`: sorted set of instance ids by last heartbeat.
 The instance heartbeat refreshes every TTL, so a crashed instance's keys
-expire within WS_TRACKING_TTL instead of being counted forever.
+expire within WS_TRACKING_TTL instead of being counted forever. Scores and
+`<p>:instances` use the instances' clocks, which must agree to well within the TTL.
+
+The per-user cap's script touches only the key it is given, so it also runs on
+Redis Cluster.
 
 Every call is bounded by REDIS_WRITE_TIMEOUT (socket timeout and asyncio.timeout)
 and failures are logged and counted, never raised to the consumer.
@@ -28,18 +35,13 @@ from apps.realtime.state import InstanceState
 
 logger = structlog.get_logger(__name__)
 
-# Prune the user's dead connection ids, then add this one unless the user is at the cap.
-# KEYS[1] user set, KEYS[2] connection key; ARGV: id, cap, ttl ms, value, connection key prefix.
+# Prune the user's expired connection ids, then add this one unless the user is at the cap.
+# KEYS[1] the user's sorted set; ARGV: connection id, cap, now (ms), ttl (ms).
 _TRACK = """
-local live = 0
-for _, member in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[5] .. member) == 1 then live = live + 1
-  else redis.call('SREM', KEYS[1], member) end
-end
-if live >= tonumber(ARGV[2]) then return 0 end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
@@ -64,42 +66,40 @@ async def _bounded(what: str, call: Any) -> Any:
 
 
 async def connection_track(*, connection_id: str, user_id: int, instance_id: str) -> str:
-    """Record a new connection cluster-wide: "ok", "user_limit" or "unavailable" (Redis down)."""
-    value = json.dumps({"user_id": user_id, "instance": instance_id, "opened_at": time.time()})
+    """Record a new connection cluster-wide: "ok", "user_limit" or "unavailable" (Redis down).
+
+    Two round trips, together bounded: the cap check, then the connection's own key.
+    """
+    now = time.time()
+    value = json.dumps({"user_id": user_id, "instance": instance_id, "opened_at": now})
     client = get_async_client("write")
-    result = await _bounded(
-        "connection_track",
-        client.eval(
-            _TRACK,
-            2,
-            key("user", user_id),
-            key("connection", connection_id),
-            connection_id,
-            settings.WS_MAX_CONNECTIONS_PER_USER,
-            _ttl_ms(),
-            value,
-            key("connection", ""),
-        ),
-    )
-    if result is None:
-        return "unavailable"
-    return "ok" if int(result) == 1 else "user_limit"
+
+    async def track() -> str:
+        args = (connection_id, settings.WS_MAX_CONNECTIONS_PER_USER, int(now * 1000), _ttl_ms())
+        if int(await client.eval(_TRACK, 1, key("user", user_id), *args)) != 1:
+            return "user_limit"
+        await client.set(key("connection", connection_id), value, px=_ttl_ms())
+        return "ok"
+
+    return await _bounded("connection_track", track()) or "unavailable"
 
 
 async def connection_untrack(*, connection_id: str, user_id: int) -> None:
     """Forget a closed connection. Bounded; a failure leaves keys that expire within the TTL."""
     pipe = get_async_client("write").pipeline(transaction=False)
     pipe.delete(key("connection", connection_id))
-    pipe.srem(key("user", user_id), connection_id)
+    pipe.zrem(key("user", user_id), connection_id)
     await _bounded("connection_untrack", pipe.execute())
 
 
 async def instance_heartbeat(state: InstanceState) -> None:
     """Refresh this instance's keys (one pipeline) and publish its counts."""
     ttl, now = _ttl_ms(), time.time()
+    expires_at = int(now * 1000) + ttl
     pipe = get_async_client("write").pipeline(transaction=False)
-    for connection_id in state.connections:
+    for connection_id, consumer in state.connections.items():
         pipe.pexpire(key("connection", connection_id), ttl)
+        pipe.zadd(key("user", consumer.user_id), {connection_id: expires_at}, xx=True)
     for user_id in state.per_user:
         pipe.pexpire(key("user", user_id), ttl)
     instance_key = key("instance", state.instance_id)
@@ -132,7 +132,7 @@ async def instance_remove(state: InstanceState) -> None:
     pipe = get_async_client("write").pipeline(transaction=False)
     for connection_id, consumer in state.connections.items():
         pipe.delete(key("connection", connection_id))
-        pipe.srem(key("user", consumer.user_id), connection_id)
+        pipe.zrem(key("user", consumer.user_id), connection_id)
     pipe.delete(key("instance", state.instance_id))
     pipe.zrem(key("instances"), state.instance_id)
     await _bounded("instance_remove", pipe.execute())

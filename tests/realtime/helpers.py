@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +25,21 @@ from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port, wait_unt
 # Short enough that a crashed instance leaves the counts within a test's patience.
 TEST_HEARTBEAT = "0.3"
 TEST_TTL = "1.5"
+
+
+@pytest.fixture
+def realtime_namespace(settings: Any) -> dict[str, str]:
+    """This test's Redis namespaces, for its servers and for publish_event / the selector in this process."""
+    names = namespace()
+    settings.WS_KEY_PREFIX = names["WS_KEY_PREFIX"]
+    settings.WS_TRACKING_TTL = 1.5
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "prefix": names["CHANNEL_LAYER_PREFIX"]},
+        }
+    }
+    return names
 
 
 def namespace() -> dict[str, str]:

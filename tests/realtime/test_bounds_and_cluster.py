@@ -163,7 +163,7 @@ def test_a_thousand_connect_and_abrupt_drop_cycles_leave_tracking_at_its_baselin
             timeout=10,
         )
         user_sets = [k for k in _tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) if b":user:" in k]
-        members = sum(get_client("read").scard(k) for k in user_sets)
+        members = sum(get_client("read").zcard(k) for k in user_sets)
 
     assert settled
     assert connection_keys
