@@ -26,8 +26,7 @@ from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
 from apps.realtime.router import ROUTER
-from apps.realtime.selectors import realtime_connection_stats
-from apps.realtime.services import user_group
+from apps.realtime.services import OPS_GROUP, ops_snapshot_text, user_group
 from apps.realtime.state import STATE, refused
 
 logger = structlog.get_logger(__name__)
@@ -276,11 +275,10 @@ class OpsConsumer(EventsConsumer):
         return user.is_staff
 
     def role_groups(self, user: Any) -> list[str]:
-        return ["ops"]
+        return [OPS_GROUP]
 
     async def on_open(self) -> None:
-        snapshot = realtime_connection_stats(cluster="cached")
-        self.push(json.dumps({"type": "ops.snapshot", "data": snapshot}, default=str))
+        self.push(ops_snapshot_text())
 
 
 def _inbound_rate() -> tuple[int, int]:

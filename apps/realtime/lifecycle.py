@@ -1,4 +1,4 @@
-"""The instance's life: heartbeat (tracking keys and cached cluster counts) and graceful drain on SIGTERM.
+"""The instance's life: heartbeat (tracking keys, cached cluster counts, /ws/ops/ snapshots) and drain on SIGTERM.
 
 Drain order, numbered because it matters:
 1. mark the instance draining: /ready answers 503, new handshakes are refused (1013);
@@ -36,6 +36,7 @@ def ensure_heartbeat() -> None:
 
 async def _beat_forever() -> None:
     from apps.realtime.selectors import cluster_summary
+    from apps.realtime.services import ops_snapshot_push_local
 
     while not STATE.draining:
         started = time.monotonic()
@@ -43,6 +44,7 @@ async def _beat_forever() -> None:
         instances = await tracking.cluster_read()
         if instances is not None:
             STATE.cluster_cache = {"at": time.monotonic(), "summary": cluster_summary(instances)}
+        ops_snapshot_push_local()
         await asyncio.sleep(max(0.0, settings.WS_HEARTBEAT_INTERVAL - (time.monotonic() - started)))
 
 

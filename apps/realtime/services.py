@@ -21,11 +21,15 @@ from django.utils import timezone
 from apps.core import metrics
 from apps.core.context import get_correlation_id
 from apps.core.redis import REDIS_ERRORS
+from apps.realtime.router import ROUTER
+from apps.realtime.selectors import realtime_connection_stats
 
 logger = structlog.get_logger(__name__)
 
 # The channel-layer message type; consumers handle it in realtime_event().
 MESSAGE_TYPE = "realtime.event"
+# Staff sockets on /ws/ops/.
+OPS_GROUP = "ops"
 
 
 def user_group(user_id: int) -> str:
@@ -70,6 +74,17 @@ def publish_event(
         metrics.increment("ws_publish_failed")
         return
     metrics.increment("ws_events_published")
+
+
+def ops_snapshot_text() -> str:
+    """The /ws/ops/ frame with this instance's and the cluster's counts (cached: no Redis call)."""
+    return json.dumps({"type": "ops.snapshot", "data": realtime_connection_stats(cluster="cached")}, default=str)
+
+
+def ops_snapshot_push_local() -> None:
+    """Hand this instance's /ws/ops/ sockets fresh counts, in memory: each instance feeds its own sockets."""
+    if OPS_GROUP in ROUTER.members:
+        ROUTER.deliver({"group": OPS_GROUP, "key": uuid.uuid4().hex, "text": ops_snapshot_text()})
 
 
 def _send(targets: list[str], message: dict) -> None:

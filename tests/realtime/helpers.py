@@ -72,12 +72,12 @@ class Server:
 
 
 @contextmanager
-def realtime_server(log_path: Path | None = None, **env: str) -> Iterator[Server]:
-    """uvicorn as production runs it (see docs/realtime.md), with the test's namespaces."""
+def realtime_server(log_path: Path | None = None, flags: tuple[str, ...] = (), **env: str) -> Iterator[Server]:
+    """uvicorn as production runs it (see docs/realtime.md), with the test's namespaces; `flags` override."""
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log",
-        *UVICORN_WS_FLAGS,
+        *UVICORN_WS_FLAGS, *flags,
     ]  # fmt: skip
     defaults = {"WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT, "WS_TRACKING_TTL": TEST_TTL, "OPS_PROCESS_KIND": "web"}
     output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)

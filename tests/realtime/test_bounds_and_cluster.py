@@ -85,6 +85,29 @@ def health(server) -> dict:
     return requests.get(f"{server.http}/health", timeout=2).json()["realtime"]["instance"]
 
 
+def test_a_peer_that_stops_answering_pings_is_reaped_and_untracked_within_the_ping_bounds(realtime_namespace):
+    cookie = session_cookie(UserFactory())
+    pings = ("--ws-ping-interval", "0.5", "--ws-ping-timeout", "0.5")
+
+    with realtime_server(flags=pings, **realtime_namespace) as server:
+        raw = never_reading_client(server, cookie)  # a vanished peer: TCP stays up, nothing answers
+        tracked = wait_until(lambda: _connection_keys(realtime_namespace["WS_KEY_PREFIX"]) == 1, timeout=5)
+        opened_at = time.monotonic()
+        reaped = wait_until(lambda: server_connections(server) == 0, timeout=10)
+        elapsed = time.monotonic() - opened_at
+        untracked = wait_until(lambda: _connection_keys(realtime_namespace["WS_KEY_PREFIX"]) == 0, timeout=5)
+        raw.close()
+
+    assert tracked
+    assert reaped
+    assert elapsed < 0.5 + 0.5 + 2  # interval + timeout, with room for a busy machine
+    assert untracked
+
+
+def _connection_keys(prefix: str) -> int:
+    return sum(1 for k in _tracking_keys(prefix) if b":connection:" in k)
+
+
 def test_an_event_published_elsewhere_reaches_a_user_on_another_instance_and_counts_add_up(realtime_namespace):
     alice, bob = UserFactory(), UserFactory()
     alice_cookie, bob_cookie = session_cookie(alice), session_cookie(bob)

@@ -152,6 +152,26 @@ def test_staff_on_the_ops_stream_get_a_snapshot_of_the_counts(server):
     assert snapshot["data"]["instance"]["connections"] == 1
 
 
+def test_the_ops_stream_gets_fresh_counts_every_heartbeat_and_the_events_stream_does_not(server):
+    staff_cookie, user_cookie = session_cookie(StaffUserFactory()), session_cookie(UserFactory())
+
+    async def scenario():
+        async with await open_socket(server, staff_cookie, path="/ws/ops/") as ops:
+            first = await next_event(ops)
+            async with await open_socket(server, user_cookie) as events:
+                later = await next_event(ops, timeout=3)  # heartbeat every 0.3 s in tests
+                while later["data"]["instance"]["connections"] < 2:
+                    later = await next_event(ops, timeout=3)
+                return first, later, await is_silent(events, seconds=1)
+
+    first, later, events_heard_nothing = asyncio.run(scenario())
+
+    assert first["data"]["instance"]["connections"] == 1
+    assert later["type"] == "ops.snapshot"
+    assert later["data"]["instance"]["connections"] == 2
+    assert events_heard_nothing
+
+
 def test_malformed_json_gets_an_error_frame_then_on_repeat_a_1007_close(server):
     cookie = session_cookie(UserFactory())
 
