@@ -10,6 +10,7 @@ from django.conf import settings
 
 from apps.core import metrics
 from apps.core.redis import redis_read
+from apps.realtime.router import ROUTER
 from apps.realtime.state import STATE
 from apps.realtime.tracking import decode_instance, key, metrics_by_prefix
 
@@ -28,6 +29,8 @@ def realtime_instance_stats() -> dict[str, Any]:
     return {
         "id": STATE.instance_id,
         "connections": len(STATE.connections),
+        # Groups this process's channel is in (one Redis subscription each with the pub/sub layer).
+        "groups": len(ROUTER.members),
         "draining": STATE.draining,
         "limit": settings.WS_MAX_CONNECTIONS_PER_INSTANCE,
         "refused": metrics_by_prefix("ws_refused"),

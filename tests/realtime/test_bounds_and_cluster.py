@@ -181,6 +181,7 @@ def test_a_thousand_connect_and_abrupt_drop_cycles_leave_tracking_at_its_baselin
     with realtime_server(tmp_path / "server.log", WS_MAX_CONNECTIONS_PER_USER="50", **realtime_namespace) as server:
         asyncio.run(churn(server))
         settled = wait_until(lambda: server_connections(server) == 0, timeout=30)
+        local_groups = health(server)["groups"]
         connection_keys = wait_until(
             lambda: not [k for k in _tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) if b":connection:" in k],
             timeout=10,
@@ -189,6 +190,7 @@ def test_a_thousand_connect_and_abrupt_drop_cycles_leave_tracking_at_its_baselin
         members = sum(get_client("read").zcard(k) for k in user_sets)
 
     assert settled
+    assert local_groups == 0  # no consumer left behind in the router
     assert connection_keys
     assert members == 0
 
