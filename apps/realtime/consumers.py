@@ -45,6 +45,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     connection_id = ""
     user_id = 0
+    reserved = False  # holds a slot of this instance's caps
+    tracked = False  # in STATE.connections, the router and Redis
     # Allocated on first use: an idle socket holds neither (a deque is ~600 bytes even when empty).
     queue: deque[str] | None = None
     seen: deque[str] | None = None
@@ -67,6 +69,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # A client gone mid-handshake makes accept() raise: no disconnect message ever comes.
+            await self._close_out(code=1006)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its close_old_connections() before every message.
@@ -86,7 +91,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.closing = False
-        self.tracked = False
         self.accepted = False  # the router may deliver while the handshake is still joining groups
         self.writer: asyncio.Task[None] | None = None
         self.errors = 0
@@ -100,11 +104,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if reason is not None:
             code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
             return await self._refuse(code, reason)
-        self.user_id, self.connection_id = user.id, uuid.uuid4().hex
+        self.user_id, self.reserved, self.connection_id = user.id, True, uuid.uuid4().hex
         self.groups_joined = [user_group(user.id), *self.role_groups(user)]
         reason = await self._track_and_join()
         if reason is not None:
-            STATE.release(self.user_id)
+            self._release_slot()
             code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
             return await self._refuse(code, reason)
         STATE.connections[self.connection_id] = self
@@ -124,8 +128,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         result = await tracking.connection_track(
             connection_id=self.connection_id, user_id=self.user_id, instance_id=STATE.instance_id
         )
+        if result == "unavailable":  # the cap check may have counted it before the bound ran out
+            await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
+            return "redis_unavailable"
         if result != "ok":
-            return "redis_unavailable" if result == "unavailable" else result
+            return result
         try:
             async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
                 await ROUTER.join(self.groups_joined, self)
@@ -143,22 +150,27 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
+        await self._close_out(code=code)
+
+    async def _close_out(self, *, code: int) -> None:
+        """Undo whatever the handshake did (slot, router, tracking), once, whichever step it reached."""
+        self._release_slot()
         if not self.tracked:
             return
         self.tracked = False
         self.closing = True
         self._discard_queue("closed")
         STATE.connections.pop(self.connection_id, None)
-        STATE.release(self.user_id)
         if self.writer is not None:
             self.writer.cancel()
-        try:
-            async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
-                await ROUTER.leave(self.groups_joined, self)
-        except (*REDIS_ERRORS, TimeoutError):
-            metrics.increment("ws_tracking_failures", what="group_discard")
+        ROUTER.leave(self.groups_joined, self)
         await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
         logger.info("ws_disconnected", connection_id=self.connection_id, user_id=self.user_id, code=code)
+
+    def _release_slot(self) -> None:
+        if self.reserved:
+            self.reserved = False
+            STATE.release(self.user_id)
 
     # --- Outbound: a bounded queue per connection -----------------------------
 
@@ -179,7 +191,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.queue = deque()
         elif len(self.queue) >= settings.WS_OUTBOUND_QUEUE_SIZE:
             metrics.increment("ws_messages_dropped", reason="queue_full")
-            self._drop_slow_client()
+            if self.accepted:  # before accept, a close would answer the handshake with a 403
+                self._drop_slow_client()
             return
         self.queue.append(text)
         self._start_writer()
@@ -198,6 +211,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             except TimeoutError:
                 metrics.increment("ws_messages_dropped", reason="send_timeout")
                 self._drop_slow_client()
+                return
+            except OSError:  # the client is gone (uvicorn's ClientDisconnected); its disconnect cleans up
                 return
             metrics.increment("ws_messages_sent")
         if not self.queue:

@@ -18,7 +18,10 @@ from typing import Any
 import structlog
 from django.conf import settings
 
+from apps.core import metrics
+from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
+from apps.realtime.router import ROUTER
 from apps.realtime.state import STATE
 
 logger = structlog.get_logger(__name__)
@@ -35,17 +38,38 @@ def ensure_heartbeat() -> None:
 
 
 async def _beat_forever() -> None:
+    while not STATE.draining:
+        started = time.monotonic()
+        try:
+            await _beat()
+        except Exception:  # a heartbeat that stops would let this instance's tracking expire
+            logger.exception("ws_heartbeat_failed")
+        await asyncio.sleep(max(0.0, settings.WS_HEARTBEAT_INTERVAL - (time.monotonic() - started)))
+
+
+async def _beat() -> None:
+    """1. renew tracking keys, 2. read the cluster's counts, 3. push them to /ws/ops/, 4. tidy the router."""
     from apps.realtime.selectors import cluster_summary
     from apps.realtime.services import ops_snapshot_push_local
 
-    while not STATE.draining:
-        started = time.monotonic()
-        await tracking.instance_heartbeat(STATE)
-        instances = await tracking.cluster_read()
-        if instances is not None:
-            STATE.cluster_cache = {"at": time.monotonic(), "summary": cluster_summary(instances)}
-        ops_snapshot_push_local()
-        await asyncio.sleep(max(0.0, settings.WS_HEARTBEAT_INTERVAL - (time.monotonic() - started)))
+    await tracking.instance_heartbeat(STATE)
+    instances = await tracking.cluster_read()
+    if instances is not None:
+        STATE.cluster_cache = {"at": time.monotonic(), "summary": cluster_summary(instances)}
+    ops_snapshot_push_local()
+    if ROUTER.to_discard:
+        await ROUTER.reconcile()
+    if settings.WS_CHANNEL_LAYER == "core":
+        await _bounded_refresh()
+
+
+async def _bounded_refresh() -> None:
+    """The core layer keeps group membership in Redis keys that a Redis restart loses: add it again."""
+    try:
+        async with asyncio.timeout(settings.WS_HEARTBEAT_INTERVAL / 2):
+            await ROUTER.refresh()
+    except (*REDIS_ERRORS, TimeoutError):
+        metrics.increment("ws_tracking_failures", what="group_refresh")
 
 
 async def drain() -> None:

@@ -20,8 +20,10 @@ from typing import Any, Protocol
 
 import structlog
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from apps.core import metrics
+from apps.core.redis import REDIS_ERRORS
 
 logger = structlog.get_logger(__name__)
 
@@ -34,30 +36,68 @@ class Receiver(Protocol):
 
 
 class GroupRouter:
+    """Local membership is the truth; the layer follows it.
+
+    Every layer call that adds or discards the process's channel runs under one
+    lock and re-checks local membership first, so a join and a leave of the same
+    group cannot leave a live socket unsubscribed. Discards run in the background
+    (a caller's timeout cannot skip them); a discard that fails is retried by
+    reconcile(), which the heartbeat calls.
+    """
+
     def __init__(self) -> None:
         self.members: dict[str, set[Receiver]] = {}
+        # Groups whose last local member left and that the layer may still deliver here.
+        self.to_discard: set[str] = set()
         self.channel_name: str | None = None
+        self._lock: asyncio.Lock | None = None
         self._opening: asyncio.Future[None] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def join(self, groups: list[str], receiver: Receiver) -> None:
         """Deliver each group's events to `receiver`. Talks to Redis (callers bound it); on failure joins none."""
         try:
             channel = await self._channel()
-            layer = get_channel_layer()
             for group in groups:
                 self.members.setdefault(group, set()).add(receiver)
-                await layer.group_add(group, channel)
+            async with self._membership_lock():
+                layer = get_channel_layer()
+                for group in groups:
+                    await layer.group_add(group, channel)
         except BaseException:
-            self._forget(groups, receiver)
+            self.leave(groups, receiver)
             raise
 
-    async def leave(self, groups: list[str], receiver: Receiver) -> None:
-        """Stop delivering to `receiver` at once; groups left without local members are discarded on the layer (Redis)."""
+    def leave(self, groups: list[str], receiver: Receiver) -> None:
+        """Stop delivering to `receiver` now; groups left without local members are discarded in the background."""
         emptied = self._forget(groups, receiver)
-        layer = get_channel_layer()
-        for group in emptied:
-            await layer.group_discard(group, self.channel_name)
+        if emptied and self.channel_name is not None:
+            self.to_discard.update(emptied)
+            task = asyncio.ensure_future(self.reconcile())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def reconcile(self) -> None:
+        """Take the channel out of groups without local members, each call bounded; what fails waits for the next."""
+        async with self._membership_lock():
+            layer = get_channel_layer()
+            for group in list(self.to_discard):
+                if group not in self.members:
+                    try:
+                        async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
+                            await layer.group_discard(group, self.channel_name)
+                    except (*REDIS_ERRORS, TimeoutError):
+                        metrics.increment("ws_tracking_failures", what="group_discard")
+                        return
+                self.to_discard.discard(group)
+
+    async def refresh(self) -> None:
+        """Add the channel to every local group again: the core layer forgets groups when Redis restarts."""
+        async with self._membership_lock():
+            layer = get_channel_layer()
+            for group in list(self.members):
+                await layer.group_add(group, self.channel_name)
 
     def _forget(self, groups: list[str], receiver: Receiver) -> list[str]:
         """Drop `receiver` from the groups in memory; the groups this left without local members."""
@@ -70,7 +110,12 @@ class GroupRouter:
             if not members:
                 del self.members[group]
                 emptied.append(group)
-        return emptied if self.channel_name is not None else []
+        return emptied
+
+    def _membership_lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def _channel(self) -> str:
         """This process's layer channel and its reader, created once; concurrent first joins share the creation."""
@@ -100,8 +145,17 @@ class GroupRouter:
             self.deliver(message)
 
     def deliver(self, message: dict[str, Any]) -> None:
-        for receiver in tuple(self.members.get(message.get("group", ""), ())):
-            receiver.realtime_event(message)
+        """Hand `message` to its group's local sockets. One socket's failure never stops the others, or the reader."""
+        group = message.get("group")
+        if group is None:
+            metrics.increment("ws_messages_dropped", reason="no_group")
+            return
+        for receiver in tuple(self.members.get(group, ())):
+            try:
+                receiver.realtime_event(message)
+            except Exception:
+                logger.exception("realtime_delivery_failed", group=group)
+                metrics.increment("ws_messages_dropped", reason="delivery_error")
 
 
 ROUTER = GroupRouter()

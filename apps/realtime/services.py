@@ -106,12 +106,21 @@ async def _send_on_loop(targets: list[str], message: dict) -> None:
             await layer.group_send(group, {**message, "group": group})
 
 
-_publisher: tuple[int, asyncio.AbstractEventLoop] | None = None
+_publisher: asyncio.AbstractEventLoop | None = None
 _publisher_lock = threading.Lock()
 
 
+def _forget_publisher_after_fork() -> None:
+    """A forked child has neither the parent's publisher thread nor, possibly, an unlocked lock."""
+    global _publisher, _publisher_lock
+    _publisher, _publisher_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_publisher_after_fork)
+
+
 def _publisher_loop() -> asyncio.AbstractEventLoop:
-    """An event loop in a daemon thread, one per process (a forked worker starts its own).
+    """An event loop in a daemon thread, one per process (a forked Celery child starts its own).
 
     The channel layer keeps one Redis connection per event loop: a loop that lives
     as long as the process keeps that connection between events, where a new loop
@@ -119,8 +128,7 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
     """
     global _publisher
     with _publisher_lock:
-        if _publisher is None or _publisher[0] != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
-            _publisher = (os.getpid(), loop)
-        return _publisher[1]
+        if _publisher is None:
+            _publisher = asyncio.new_event_loop()
+            threading.Thread(target=_publisher.run_forever, name="realtime-publisher", daemon=True).start()
+        return _publisher

@@ -1,4 +1,4 @@
-"""Redis goes away under a web process with open sockets, then comes back (docs/realtime.md, "During a Redis outage")."""
+"""Redis goes away or slows down under a web process with sockets (docs/realtime.md, "During a Redis outage")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,17 @@ from django.conf import settings
 from apps.realtime.services import publish_event
 from tests.factories import UserFactory
 from tests.fixtures.redis_proxy import redis_proxy
-from tests.realtime.helpers import close_code_of, next_event, open_socket, realtime_server, session_cookie
+from tests.realtime.helpers import (
+    close_code_of,
+    health,
+    never_reading_client,
+    next_event,
+    open_socket,
+    realtime_server,
+    session_cookie,
+    tracking_keys,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
@@ -51,3 +61,33 @@ async def _first_event_after_recovery(socket, user_id: int) -> dict | None:
         except TimeoutError:
             continue
     return None
+
+
+def test_a_client_gone_while_its_handshake_waits_on_a_slow_redis_leaves_nothing_behind(realtime_namespace):
+    user = UserFactory()
+    cookie = session_cookie(user)
+    prefix = realtime_namespace["WS_KEY_PREFIX"]
+
+    with (
+        redis_proxy(settings.REDIS_URL) as proxy,
+        realtime_server(REDIS_URL=proxy.url, WS_MAX_CONNECTIONS_PER_USER="1", **realtime_namespace) as server,
+    ):
+        proxy.delay = 0.05  # each Redis round trip of the handshake takes ~0.1 s: well inside its bounds
+        never_reading_client(server, cookie, wait_for_answer=False).close()  # asks, then leaves at once
+        tracked = wait_until(lambda: tracking_keys(prefix), timeout=10)  # the handshake got that far
+        cleaned = wait_until(lambda: health(server)["connections"] == 0 and not tracking_keys(prefix), timeout=10)
+        stats = health(server)
+        proxy.delay = 0.0
+        refused = asyncio.run(_close_code_of_a_new_socket(server, cookie))
+
+    assert tracked
+    assert cleaned, stats
+    assert stats["groups"] == 0
+    assert refused is None  # the user's one slot was given back: the new socket stays open
+
+
+async def _close_code_of_a_new_socket(server, cookie: str) -> int | None:
+    socket = await open_socket(server, cookie)
+    code = await close_code_of(socket, timeout=1)
+    await socket.close()
+    return code

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import socket as socketlib
 import subprocess
 import sys
 import time
@@ -16,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from apps.core.redis import get_client
 from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port, wait_until_serving
 
 # Short enough that a crashed instance leaves the counts within a test's patience.
@@ -157,3 +161,36 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def never_reading_client(server: Server, cookie: str, *, wait_for_answer: bool = True) -> socketlib.socket:
+    """A raw client that sends the handshake and then never reads (or answers pings) again."""
+    raw = socketlib.socket()
+    raw.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 32_768)
+    raw.connect(("127.0.0.1", server.port))
+    raw.sendall(
+        (
+            "GET /ws/events/ HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nOrigin: {server.origin}\r\nCookie: {cookie}\r\n\r\n"
+        ).encode()
+    )
+    if wait_for_answer:
+        response = b""
+        while b"\r\n\r\n" not in response:
+            response += raw.recv(1)
+        assert response.startswith(b"HTTP/1.1 101"), response
+    return raw
+
+
+def health(server: Server) -> dict[str, Any]:
+    """This instance's realtime numbers from /health."""
+    return requests.get(f"{server.http}/health", timeout=2).json()["realtime"]["instance"]
+
+
+def tracking_keys(prefix: str) -> list[bytes]:
+    """Per-connection tracking keys in Redis: `connection` and `user` (instance keys live as long as the server)."""
+    keys = get_client("read").scan_iter(match=f"{prefix}:*", count=1000)
+    return [key for key in keys if b":connection:" in key or b":user:" in key]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
-import socket as socketlib
 import time
 
 import pytest
-import requests
 
 from apps.core.redis import get_client
 from apps.realtime.selectors import realtime_connection_stats
@@ -20,10 +17,13 @@ from tests.factories import UserFactory
 from tests.realtime.helpers import (
     TEST_TTL,
     close_code_of,
+    health,
+    never_reading_client,
     next_event,
     open_socket,
     realtime_server,
     session_cookie,
+    tracking_keys,
     wait_until,
 )
 
@@ -32,10 +32,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 def _cluster() -> dict:
     return realtime_connection_stats(cluster="fresh")["cluster"]
-
-
-def _tracking_keys(prefix: str) -> list[bytes]:
-    return list(get_client("read").scan_iter(match=f"{prefix}:*", count=1000))
 
 
 def test_a_client_that_never_reads_is_dropped_and_server_memory_stays_bounded(realtime_namespace):
@@ -61,30 +57,6 @@ def test_a_client_that_never_reads_is_dropped_and_server_memory_stays_bounded(re
     assert stats["messages_dropped"]["ws_messages_dropped{reason=queue_full}"] >= 1, json.dumps(stats)
 
 
-def never_reading_client(server, cookie: str) -> socketlib.socket:
-    raw = socketlib.socket()
-    raw.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 32_768)
-    raw.connect(("127.0.0.1", server.port))
-    raw.sendall(
-        (
-            "GET /ws/events/ HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{server.port}\r\n"
-            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: {server.origin}\r\nCookie: {cookie}\r\n\r\n"
-        ).encode()
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += raw.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return raw
-
-
-def health(server) -> dict:
-    return requests.get(f"{server.http}/health", timeout=2).json()["realtime"]["instance"]
-
-
 def test_a_peer_that_stops_answering_pings_is_reaped_and_untracked_within_the_ping_bounds(realtime_namespace):
     cookie = session_cookie(UserFactory())
     pings = ("--ws-ping-interval", "0.5", "--ws-ping-timeout", "0.5")
@@ -105,7 +77,7 @@ def test_a_peer_that_stops_answering_pings_is_reaped_and_untracked_within_the_pi
 
 
 def _connection_keys(prefix: str) -> int:
-    return sum(1 for k in _tracking_keys(prefix) if b":connection:" in k)
+    return sum(1 for k in tracking_keys(prefix) if b":connection:" in k)
 
 
 def test_an_event_published_elsewhere_reaches_a_user_on_another_instance_and_counts_add_up(realtime_namespace):
@@ -183,10 +155,10 @@ def test_a_thousand_connect_and_abrupt_drop_cycles_leave_tracking_at_its_baselin
         settled = wait_until(lambda: server_connections(server) == 0, timeout=30)
         local_groups = health(server)["groups"]
         connection_keys = wait_until(
-            lambda: not [k for k in _tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) if b":connection:" in k],
+            lambda: not [k for k in tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) if b":connection:" in k],
             timeout=10,
         )
-        user_sets = [k for k in _tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) if b":user:" in k]
+        user_sets = [k for k in tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) if b":user:" in k]
         members = sum(get_client("read").zcard(k) for k in user_sets)
 
     assert settled
@@ -213,8 +185,9 @@ def test_sigterm_closes_open_sockets_with_1001_and_removes_the_tracking_keys(rea
     assert codes == [1001, 1001, 1001]
     assert elapsed < 5
     assert exited in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once it has shut down
-    assert _tracking_keys(realtime_namespace["WS_KEY_PREFIX"]) == []
+    prefix = realtime_namespace["WS_KEY_PREFIX"]
+    assert list(get_client("read").scan_iter(match=f"{prefix}:*")) == []  # the instance's own keys too
 
 
 def server_connections(server) -> int:
-    return requests.get(f"{server.http}/health", timeout=2).json()["realtime"]["instance"]["connections"]
+    return health(server)["connections"]

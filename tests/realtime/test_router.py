@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 from channels.layers import get_channel_layer
 
+from apps.core import metrics
 from apps.core.redis import get_client
 from apps.realtime.router import GroupRouter
+from apps.realtime.services import publish_event
+from ops_console.settings import channel_layers_for
 from tests.factories import StaffUserFactory, UserFactory
-from tests.realtime.helpers import open_socket, realtime_server, session_cookie
+from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
 
 
 class Inbox:
@@ -63,9 +66,11 @@ def test_the_last_local_member_leaving_takes_the_process_out_of_the_group(realti
         await router.join(["user.7"], first)
         await router.join(["user.7"], second)
         counts.append(await asyncio.to_thread(_subscribers, prefix, "user.7"))
-        await router.leave(["user.7"], first)
+        router.leave(["user.7"], first)
+        await _settle()
         counts.append(await asyncio.to_thread(_subscribers, prefix, "user.7"))
-        await router.leave(["user.7"], second)
+        router.leave(["user.7"], second)
+        await _settle()
         counts.append(await asyncio.to_thread(_subscribers, prefix, "user.7"))
         await get_channel_layer().flush()
 
@@ -73,29 +78,97 @@ def test_the_last_local_member_leaving_takes_the_process_out_of_the_group(realti
 
     assert counts == [1, 1, 0]
     assert router.members == {}
+    assert router.to_discard == set()
 
 
-def test_a_join_that_cannot_reach_redis_leaves_the_receiver_in_no_group(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": settings.CHANNEL_LAYERS["default"]["BACKEND"],
-            "CONFIG": {"hosts": [{"address": "unix:///nonexistent/redis.sock", "socket_connect_timeout": 0.2}]},
-        }
-    }
+def test_a_socket_joining_while_the_last_one_leaves_keeps_the_group_subscribed(realtime_namespace):
+    router, closing_tab, new_tab = GroupRouter(), Inbox(), Inbox()
+    prefix = realtime_namespace["CHANNEL_LAYER_PREFIX"]
+
+    async def scenario() -> int:
+        layer = get_channel_layer()
+        await router.join(["staff"], closing_tab)
+        router.leave(["staff"], closing_tab)  # its discard is now pending in the background
+        await router.join(["staff"], new_tab)
+        await _settle()
+        await layer.group_send("staff", _event("staff", "k1"))
+        await _settle()
+        subscribers = await asyncio.to_thread(_subscribers, prefix, "staff")
+        await layer.flush()
+        return subscribers
+
+    subscribers = asyncio.run(scenario())
+
+    assert subscribers == 1
+    assert [m["key"] for m in new_tab.messages] == ["k1"]
+    assert closing_tab.messages == []
+
+
+class BrokenInbox:
+    def realtime_event(self, message: dict[str, Any]) -> None:
+        raise RuntimeError("a bug in one socket's handler")
+
+
+def test_a_socket_whose_handler_raises_does_not_stop_delivery_to_the_others(realtime_namespace):
+    router, broken, healthy = GroupRouter(), BrokenInbox(), Inbox()
+
+    async def scenario() -> None:
+        layer = get_channel_layer()
+        await router.join(["user.1"], broken)
+        await router.join(["user.1"], healthy)
+        await layer.group_send("user.1", _event("user.1", "k1"))
+        await layer.group_send("user.1", _event("user.1", "k2"))
+        await _settle()
+        await layer.flush()
+
+    asyncio.run(scenario())
+
+    assert [m["key"] for m in healthy.messages] == ["k1", "k2"]
+
+
+def test_a_message_that_names_no_group_is_dropped_and_counted(realtime_namespace):
     router, inbox = GroupRouter(), Inbox()
+    router.members["user.1"] = {inbox}
+    before = metrics.counter_value("ws_messages_dropped", reason="no_group")
 
-    async def scenario() -> BaseException | None:
+    router.deliver({"type": "realtime.event", "key": "k", "text": "{}"})
+
+    assert inbox.messages == []
+    assert metrics.counter_value("ws_messages_dropped", reason="no_group") == before + 1
+
+
+def test_a_join_that_fails_halfway_leaves_the_receiver_in_no_group_and_redis_unsubscribed(realtime_namespace):
+    router, inbox = GroupRouter(), Inbox()
+    prefix = realtime_namespace["CHANNEL_LAYER_PREFIX"]
+    layer = get_channel_layer()
+    group_add = layer.group_add
+
+    async def redis_gone_before_the_second_group(group: str, channel: str) -> None:
+        if group == "staff":
+            raise ConnectionError("Redis went away")
+        await group_add(group, channel)
+
+    layer.group_add = redis_gone_before_the_second_group
+
+    async def scenario() -> tuple[BaseException | None, int]:
+        failure = None
         try:
-            async with asyncio.timeout(2):
-                await router.join(["user.1", "staff"], inbox)
-        except Exception as exc:  # the layer's connection error, or the bound
-            return exc
-        return None
+            await router.join(["user.1", "staff"], inbox)
+        except ConnectionError as exc:
+            failure = exc
+        await _settle()
+        subscribers = await asyncio.to_thread(_subscribers, prefix, "user.1")
+        await layer.flush()
+        return failure, subscribers
 
-    failure = asyncio.run(scenario())
+    try:
+        failure, subscribers = asyncio.run(scenario())
+    finally:
+        del layer.group_add
 
     assert failure is not None
     assert router.members == {}
+    assert subscribers == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,3 +193,27 @@ def test_sockets_share_their_process_channel_so_redis_holds_one_subscription_per
     assert groups == sorted([f"user.{alice.id}", f"user.{staff.id}", "staff"])
     # Besides the groups: the process's own channel, not one per socket.
     assert len(channels) - len(groups) == 1, channels
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(60)
+def test_with_the_core_layer_open_sockets_get_events_again_after_redis_lost_the_groups(realtime_namespace, settings):
+    alice = UserFactory()
+    cookie = session_cookie(alice)
+    prefix = realtime_namespace["CHANNEL_LAYER_PREFIX"]
+    core = channel_layers_for("core")["default"]
+    settings.CHANNEL_LAYERS = {"default": {**core, "CONFIG": {**core["CONFIG"], "prefix": prefix}}}
+
+    async def scenario(server) -> dict[str, Any]:
+        async with await open_socket(server, cookie) as socket:
+            redis = get_client("write")
+            lost = await asyncio.to_thread(lambda: [redis.delete(k) for k in redis.scan_iter(match=f"{prefix}*group*")])
+            await asyncio.sleep(1)  # a few heartbeats (0.3 s in tests)
+            await asyncio.to_thread(publish_event, event_type="t", object_id=1, data={}, user_ids=[alice.id])
+            return {"lost": len(lost), "event": await next_event(socket, timeout=3)}
+
+    with realtime_server(WS_CHANNEL_LAYER="core", **realtime_namespace) as server:
+        outcome = asyncio.run(scenario(server))
+
+    assert outcome["lost"] >= 1  # Redis really had forgotten the user's group
+    assert outcome["event"]["type"] == "t"

@@ -40,13 +40,19 @@ def test_an_event_for_no_one_is_not_sent(settings):
 def test_publishing_keeps_one_redis_connection_between_events(realtime_namespace):
     redis = get_client("read")
     publish_event(event_type="payment.failed", object_id=1, data={}, user_ids=[1])  # connects once
-    before = redis.info("stats")["total_connections_received"]
+    connections_before = redis.info("stats")["total_connections_received"]
+    published_before, failed_before = (
+        metrics.counter_value("ws_events_published"),
+        metrics.counter_value("ws_publish_failed"),
+    )
 
     for object_id in range(30):
         publish_event(event_type="payment.failed", object_id=object_id, data={}, user_ids=[1])
 
     # A new event loop per call would connect (and disconnect) 30 times.
-    assert redis.info("stats")["total_connections_received"] - before <= 2
+    assert redis.info("stats")["total_connections_received"] - connections_before <= 2
+    assert metrics.counter_value("ws_events_published") == published_before + 30
+    assert metrics.counter_value("ws_publish_failed") == failed_before
 
 
 def test_publishing_from_inside_a_running_event_loop_is_delivered(realtime_namespace):
