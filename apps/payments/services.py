@@ -25,6 +25,7 @@ from django.utils import timezone
 from apps.directory.models import Course, Student
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.provider import ProviderTimeout, ProviderUnavailable, provider_charge
+from apps.realtime.services import OPS_GROUP, publish_event
 
 logger = structlog.get_logger(__name__)
 
@@ -137,10 +138,11 @@ def payment_charge(*, payment_id: int) -> Payment:
 def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | None = None) -> Payment:
     """Move a payment to `status` if the state machine allows it; the same status again is a no-op.
 
-    On success, downstream work is enqueued when the transaction commits.
+    When the transaction commits, the change is published to the student's login
+    and the ops stream, and on success the downstream work is enqueued.
     """
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(id=payment_id)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("student").get(id=payment_id)
         if payment.status == status:
             return payment
         if not payment.can_become(status):
@@ -151,9 +153,28 @@ def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | N
             payment.provider_payment_id = provider_payment_id
         payment.save(update_fields=["status", "provider_payment_id", "updated_at"])
         logger.info("payment_state_changed", payment_id=payment.id, old=old, new=status)
+        transaction.on_commit(partial(publish_event, **_status_event(payment)))
         if status == PaymentStatus.SUCCEEDED:
             transaction.on_commit(partial(_enqueue_payment_succeeded, payment.id, payment.student_id))
     return payment
+
+
+def _status_event(payment: Payment) -> dict:
+    """publish_event's arguments for the payment's new status: `payment.succeeded`, `payment.failed`, ..."""
+    return {
+        "event_type": f"payment.{payment.status}",
+        "object_id": payment.id,
+        "data": {
+            "payment_id": payment.id,
+            "student_id": payment.student_id,
+            "course_id": payment.course_id,
+            "amount": str(payment.amount),
+            "currency": payment.currency,
+            "status": payment.status,
+        },
+        "user_ids": [payment.student.user_id] if payment.student.user_id else [],
+        "groups": [OPS_GROUP],
+    }
 
 
 def _enqueue_payment_succeeded(payment_id: int, student_id: int) -> None:

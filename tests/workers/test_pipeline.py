@@ -56,7 +56,7 @@ def test_a_succeeded_payment_ends_in_scheduled_sessions_and_a_published_event(st
         async with asyncio.timeout(40):
             while True:
                 event = json.loads((await layer.receive(channel))["text"])
-                if event["data"].get("payment_id") == payment.id:
+                if event["type"] == "allocation.scheduled" and event["data"].get("payment_id") == payment.id:
                     return payment, event
 
     payment, event = asyncio.run(pay_and_listen())
