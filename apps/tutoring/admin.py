@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 
 from apps.core.admin import IndexedSearchAdmin
 from apps.tutoring.models import TutoringSession
+from apps.tutoring.services import session_announce_change
 
 
 @admin.register(TutoringSession)
@@ -18,3 +21,8 @@ class TutoringSessionAdmin(IndexedSearchAdmin):
     raw_id_fields = ("allocation",)
     readonly_fields = ("created_at", "updated_at")
     show_full_result_count = False
+
+    def save_model(self, request: Any, obj: TutoringSession, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            session_announce_change(session=obj, changed=form.changed_data)

@@ -19,10 +19,12 @@ from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
 from apps.core.tasks import AlreadyDone
+from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
 
 logger = structlog.get_logger(__name__)
 
+SESSION_CHANGED_EVENT = "session.changed"
 SESSION_TIME = datetime.time(17, 0)
 FIRST_SESSION_AFTER = datetime.timedelta(days=7)
 
@@ -76,3 +78,31 @@ def _enqueue_notify(allocation_id: int) -> None:
     from apps.pipeline.tasks import pipeline_notify_allocation
 
     pipeline_notify_allocation.delay(allocation_id)
+
+
+def session_announce_change(*, session: TutoringSession, changed: list[str]) -> None:
+    """Publish `session.changed` to the student's and trainer's logins and ops once the transaction commits.
+
+    Reads the two logins (one query).
+    """
+    student_login, trainer_login = (
+        TutoringSession.objects.filter(id=session.id).values_list("student__user_id", "trainer__user_id").get()
+    )
+    event = {
+        "event_type": SESSION_CHANGED_EVENT,
+        "object_id": session.id,
+        "data": {
+            "session_id": session.id,
+            "allocation_id": session.allocation_id,
+            "student_id": session.student_id,
+            "trainer_id": session.trainer_id,
+            "course_id": session.course_id,
+            "scheduled_at": f"{session.scheduled_date.isoformat()}T{session.scheduled_time.isoformat()}",
+            "duration_minutes": session.duration_minutes,
+            "status": session.status,
+            "changed": sorted(changed),
+        },
+        "user_ids": [login for login in (student_login, trainer_login) if login],
+        "groups": [OPS_GROUP],
+    }
+    transaction.on_commit(partial(publish_event, **event))
