@@ -153,9 +153,10 @@ def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | N
             payment.provider_payment_id = provider_payment_id
         payment.save(update_fields=["status", "provider_payment_id", "updated_at"])
         logger.info("payment_state_changed", payment_id=payment.id, old=old, new=status)
-        transaction.on_commit(partial(publish_event, **_status_event(payment)))
         if status == PaymentStatus.SUCCEEDED:
             transaction.on_commit(partial(_enqueue_payment_succeeded, payment.id, payment.student_id))
+        # After the downstream work, and robust: a notification must never cost the pipeline.
+        transaction.on_commit(partial(publish_event, **_status_event(payment)), robust=True)
     return payment
 
 

@@ -46,6 +46,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     connection_id = ""
     user_id = 0
     reserved = False  # holds a slot of this instance's caps
+    in_redis = False  # may have tracking keys in Redis
     tracked = False  # in STATE.connections, the router and Redis
     # Allocated on first use: an idle socket holds neither (a deque is ~600 bytes even when empty).
     queue: deque[str] | None = None
@@ -125,22 +126,29 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _track_and_join(self) -> str | None:
         """1. record the connection cluster-wide (per-user cap), 2. join its groups. Bounded."""
+        self.in_redis = True
         result = await tracking.connection_track(
             connection_id=self.connection_id, user_id=self.user_id, instance_id=STATE.instance_id
         )
         if result == "unavailable":  # the cap check may have counted it before the bound ran out
-            await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
+            await self._untrack()
             return "redis_unavailable"
         if result != "ok":
+            self.in_redis = False
             return result
         try:
             async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
                 await ROUTER.join(self.groups_joined, self)
         except (*REDIS_ERRORS, TimeoutError):
             metrics.increment("ws_tracking_failures", what="group_add")
-            await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
+            await self._untrack()
             return "redis_unavailable"
         return None
+
+    async def _untrack(self) -> None:
+        if self.in_redis:
+            self.in_redis = False
+            await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
 
     async def _refuse(self, code: int, reason: str) -> None:
         """Accept, then close with `code`: a refused handshake (403) cannot carry a close code."""
@@ -156,6 +164,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         """Undo whatever the handshake did (slot, router, tracking), once, whichever step it reached."""
         self._release_slot()
         if not self.tracked:
+            await self._untrack()  # the handshake stopped between tracking and accept
             return
         self.tracked = False
         self.closing = True
@@ -164,7 +173,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.writer is not None:
             self.writer.cancel()
         ROUTER.leave(self.groups_joined, self)
-        await tracking.connection_untrack(connection_id=self.connection_id, user_id=self.user_id)
+        await self._untrack()
         logger.info("ws_disconnected", connection_id=self.connection_id, user_id=self.user_id, code=code)
 
     def _release_slot(self) -> None:

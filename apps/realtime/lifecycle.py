@@ -18,8 +18,6 @@ from typing import Any
 import structlog
 from django.conf import settings
 
-from apps.core import metrics
-from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.router import ROUTER
 from apps.realtime.state import STATE
@@ -48,7 +46,7 @@ async def _beat_forever() -> None:
 
 
 async def _beat() -> None:
-    """1. renew tracking keys, 2. read the cluster's counts, 3. push them to /ws/ops/, 4. tidy the router."""
+    """1. renew tracking keys, 2. read the cluster's counts, 3. push them to /ws/ops/, 4. start tidying the router."""
     from apps.realtime.selectors import cluster_summary
     from apps.realtime.services import ops_snapshot_push_local
 
@@ -57,19 +55,7 @@ async def _beat() -> None:
     if instances is not None:
         STATE.cluster_cache = {"at": time.monotonic(), "summary": cluster_summary(instances)}
     ops_snapshot_push_local()
-    if ROUTER.to_discard:
-        await ROUTER.reconcile()
-    if settings.WS_CHANNEL_LAYER == "core":
-        await _bounded_refresh()
-
-
-async def _bounded_refresh() -> None:
-    """The core layer keeps group membership in Redis keys that a Redis restart loses: add it again."""
-    try:
-        async with asyncio.timeout(settings.WS_HEARTBEAT_INTERVAL / 2):
-            await ROUTER.refresh()
-    except (*REDIS_ERRORS, TimeoutError):
-        metrics.increment("ws_tracking_failures", what="group_refresh")
+    ROUTER.tidy_soon(refresh=settings.WS_CHANNEL_LAYER == "core")
 
 
 async def drain() -> None:
@@ -81,8 +67,15 @@ async def drain() -> None:
         _, pending = await asyncio.wait(tasks, timeout=settings.WS_DRAIN_TIMEOUT)
         for task in pending:
             task.cancel()
+    await _stop_heartbeat()  # a beat in flight would write the instance's keys again after 3.
     await tracking.instance_remove(STATE)  # 3.
     logger.info("ws_drain_finished", connections_left=len(STATE.connections))
+
+
+async def _stop_heartbeat() -> None:
+    if _heartbeat is not None and not _heartbeat.done():
+        _heartbeat.cancel()
+        await asyncio.wait([_heartbeat])
 
 
 def install_sigterm_drain(loop: asyncio.AbstractEventLoop) -> None:

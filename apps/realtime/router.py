@@ -38,11 +38,12 @@ class Receiver(Protocol):
 class GroupRouter:
     """Local membership is the truth; the layer follows it.
 
-    Every layer call that adds or discards the process's channel runs under one
-    lock and re-checks local membership first, so a join and a leave of the same
-    group cannot leave a live socket unsubscribed. Discards run in the background
-    (a caller's timeout cannot skip them); a discard that fails is retried by
-    reconcile(), which the heartbeat calls.
+    Every layer call that adds or discards the process's channel holds one lock
+    and re-checks local membership first, so a join and a leave of the same group
+    cannot leave a live socket unsubscribed. The lock is held for one group at a
+    time, never across a whole pass. Discards run in one background pass (a
+    caller's timeout cannot skip them); a pass stops at the first Redis failure
+    and the next heartbeat starts another.
     """
 
     def __init__(self) -> None:
@@ -53,7 +54,7 @@ class GroupRouter:
         self._lock: asyncio.Lock | None = None
         self._opening: asyncio.Future[None] | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._tidying: asyncio.Task[None] | None = None
 
     async def join(self, groups: list[str], receiver: Receiver) -> None:
         """Deliver each group's events to `receiver`. Talks to Redis (callers bound it); on failure joins none."""
@@ -74,29 +75,47 @@ class GroupRouter:
         emptied = self._forget(groups, receiver)
         if emptied and self.channel_name is not None:
             self.to_discard.update(emptied)
-            task = asyncio.ensure_future(self.reconcile())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.tidy_soon()
 
-    async def reconcile(self) -> None:
-        """Take the channel out of groups without local members, each call bounded; what fails waits for the next."""
-        async with self._membership_lock():
-            layer = get_channel_layer()
-            for group in list(self.to_discard):
-                if group not in self.members:
-                    try:
-                        async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
-                            await layer.group_discard(group, self.channel_name)
-                    except (*REDIS_ERRORS, TimeoutError):
-                        metrics.increment("ws_tracking_failures", what="group_discard")
-                        return
-                self.to_discard.discard(group)
+    def tidy_soon(self, *, refresh: bool = False) -> None:
+        """Start a background pass unless one is running: discard emptied groups; with `refresh`, re-add the rest.
 
-    async def refresh(self) -> None:
-        """Add the channel to every local group again: the core layer forgets groups when Redis restarts."""
-        async with self._membership_lock():
-            layer = get_channel_layer()
-            for group in list(self.members):
+        The heartbeat calls it with refresh=True for the core layer, which keeps
+        membership in Redis keys that a Redis restart loses (pub/sub resubscribes).
+        """
+        if self._tidying is None or self._tidying.done():
+            self._tidying = asyncio.ensure_future(self._tidy(refresh=refresh))
+
+    async def tidied(self) -> None:
+        """Wait for the running background pass, if any."""
+        while self._tidying is not None and not self._tidying.done():
+            await asyncio.wait([self._tidying])
+
+    async def _tidy(self, *, refresh: bool) -> None:
+        layer = get_channel_layer()
+        try:
+            while self.to_discard:
+                for group in list(self.to_discard):
+                    await self._discard(layer, group)
+            if refresh:
+                for group in list(self.members):
+                    await self._re_add(layer, group)
+        except (*REDIS_ERRORS, TimeoutError) as exc:
+            logger.warning("realtime_groups_tidy_failed", error_class=type(exc).__name__)
+            metrics.increment("ws_tracking_failures", what="group_tidy")
+
+    async def _discard(self, layer: Any, group: str) -> None:
+        async with self._membership_lock(), asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
+            if group not in self.members:
+                # group_add first: the pub/sub layer forgets a group locally before its
+                # UNSUBSCRIBE, so retrying a discard that failed would otherwise do nothing.
+                await layer.group_add(group, self.channel_name)
+                await layer.group_discard(group, self.channel_name)
+            self.to_discard.discard(group)
+
+    async def _re_add(self, layer: Any, group: str) -> None:
+        async with self._membership_lock(), asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
+            if group in self.members:
                 await layer.group_add(group, self.channel_name)
 
     def _forget(self, groups: list[str], receiver: Receiver) -> list[str]:

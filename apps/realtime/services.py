@@ -92,7 +92,7 @@ def _send(targets: list[str], message: dict) -> None:
     future = asyncio.run_coroutine_threadsafe(_send_on_loop(targets, message), _publisher_loop())
     try:
         # The coroutine bounds itself; this bound only matters if the publisher loop is stuck.
-        future.result(timeout=settings.WS_PUBLISH_TIMEOUT + 1.0)
+        future.result(timeout=settings.WS_PUBLISH_TIMEOUT * 1.1)
     except TimeoutError:
         future.cancel()
         raise

@@ -25,4 +25,10 @@ class TutoringSessionAdmin(IndexedSearchAdmin):
     def save_model(self, request: Any, obj: TutoringSession, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and form.changed_data:
-            session_announce_change(session=obj, changed=form.changed_data)
+            moved_from = {name: form.initial.get(name) for name in ("student", "trainer") if name in form.changed_data}
+            session_announce_change(
+                session=obj,
+                changed=form.changed_data,
+                previous_student_id=moved_from.get("student"),
+                previous_trainer_id=moved_from.get("trainer"),
+            )

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
 from apps.core.tasks import AlreadyDone
+from apps.directory.models import Student, Trainer
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
 
@@ -80,14 +81,24 @@ def _enqueue_notify(allocation_id: int) -> None:
     pipeline_notify_allocation.delay(allocation_id)
 
 
-def session_announce_change(*, session: TutoringSession, changed: list[str]) -> None:
+def session_announce_change(
+    *,
+    session: TutoringSession,
+    changed: list[str],
+    previous_student_id: int | None = None,
+    previous_trainer_id: int | None = None,
+) -> None:
     """Publish `session.changed` to the student's and trainer's logins and ops once the transaction commits.
 
-    Reads the two logins (one query).
+    A session moved to another student or trainer is announced to the previous
+    one too. Reads the logins (two queries).
     """
-    student_login, trainer_login = (
-        TutoringSession.objects.filter(id=session.id).values_list("student__user_id", "trainer__user_id").get()
-    )
+    students = {session.student_id, previous_student_id} - {None}
+    trainers = {session.trainer_id, previous_trainer_id} - {None}
+    logins = [
+        *Student.objects.filter(id__in=students, user__isnull=False).values_list("user_id", flat=True),
+        *Trainer.objects.filter(id__in=trainers, user__isnull=False).values_list("user_id", flat=True),
+    ]
     event = {
         "event_type": SESSION_CHANGED_EVENT,
         "object_id": session.id,
@@ -102,7 +113,7 @@ def session_announce_change(*, session: TutoringSession, changed: list[str]) -> 
             "status": session.status,
             "changed": sorted(changed),
         },
-        "user_ids": [login for login in (student_login, trainer_login) if login],
+        "user_ids": logins,
         "groups": [OPS_GROUP],
     }
-    transaction.on_commit(partial(publish_event, **event))
+    transaction.on_commit(partial(publish_event, **event), robust=True)

@@ -63,24 +63,26 @@ async def _first_event_after_recovery(socket, user_id: int) -> dict | None:
     return None
 
 
-def test_a_client_gone_while_its_handshake_waits_on_a_slow_redis_leaves_nothing_behind(realtime_namespace):
+def test_a_client_gone_while_its_handshake_waits_on_a_slow_redis_leaves_nothing_behind(realtime_namespace, tmp_path):
     user = UserFactory()
     cookie = session_cookie(user)
     prefix = realtime_namespace["WS_KEY_PREFIX"]
+    log = tmp_path / "server.log"
 
     with (
         redis_proxy(settings.REDIS_URL) as proxy,
-        realtime_server(REDIS_URL=proxy.url, WS_MAX_CONNECTIONS_PER_USER="1", **realtime_namespace) as server,
+        realtime_server(log, REDIS_URL=proxy.url, WS_MAX_CONNECTIONS_PER_USER="1", **realtime_namespace) as server,
     ):
         proxy.delay = 0.05  # each Redis round trip of the handshake takes ~0.1 s: well inside its bounds
         never_reading_client(server, cookie, wait_for_answer=False).close()  # asks, then leaves at once
-        tracked = wait_until(lambda: tracking_keys(prefix), timeout=10)  # the handshake got that far
+        # The handshake got as far as tracking and joining, then found the client gone (1006).
+        closed_out = wait_until(lambda: '"code": 1006' in log.read_text(), timeout=10)
         cleaned = wait_until(lambda: health(server)["connections"] == 0 and not tracking_keys(prefix), timeout=10)
         stats = health(server)
         proxy.delay = 0.0
         refused = asyncio.run(_close_code_of_a_new_socket(server, cookie))
 
-    assert tracked
+    assert closed_out, log.read_text()[-2000:]
     assert cleaned, stats
     assert stats["groups"] == 0
     assert refused is None  # the user's one slot was given back: the new socket stays open

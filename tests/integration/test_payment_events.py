@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from django.db import connection, transaction
 
+from apps.core import metrics
 from apps.payments.models import PaymentStatus
 from apps.payments.services import payment_settle
 from tests.factories import PaymentFactory, StaffUserFactory, StudentFactory, UserFactory
@@ -28,7 +29,7 @@ def test_a_settled_payment_is_pushed_to_its_student_and_to_ops_and_to_no_one_els
             await open_socket(server, other_cookie) as someone_elses,
         ):
             await next_event(ops)  # the snapshot every ops socket opens with
-            await asyncio.to_thread(_settle_failed, payment.id)
+            await asyncio.to_thread(_settle, payment.id, PaymentStatus.FAILED)
             event = await next_event(mine)
             ops_event = await _next_event_of_type(ops, "payment.failed")
             return event, ops_event, await is_silent(someone_elses)
@@ -48,21 +49,25 @@ def test_a_rolled_back_status_change_is_never_announced(realtime_namespace):
     student = StudentFactory(user=UserFactory())
     payment = PaymentFactory(student=student, status=PaymentStatus.PENDING)
     cookie = session_cookie(student.user)
+    published_before = metrics.counter_value("ws_events_published")
 
     async def scenario(server):
         async with await open_socket(server, cookie) as socket:
             await asyncio.to_thread(_settle_then_roll_back, payment.id)
-            return await is_silent(socket, seconds=1)
+            published_after_rollback = metrics.counter_value("ws_events_published")
+            await asyncio.to_thread(_settle, payment.id, PaymentStatus.SUCCEEDED)  # committed this time
+            return published_after_rollback, await next_event(socket)
 
     with realtime_server(**realtime_namespace) as server:
-        heard_nothing = asyncio.run(scenario(server))
+        published_after_rollback, first_event = asyncio.run(scenario(server))
 
-    assert heard_nothing
+    assert published_after_rollback == published_before
+    assert first_event["type"] == "payment.succeeded"  # the rolled-back "failed" was never heard
 
 
-def _settle_failed(payment_id: int) -> None:
+def _settle(payment_id: int, status: str) -> None:
     try:
-        payment_settle(payment_id=payment_id, status=PaymentStatus.FAILED)
+        payment_settle(payment_id=payment_id, status=status)
     finally:
         connection.close()  # this thread's own connection, or the test database cannot be dropped
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import SessionFactory, StaffUserFactory, UserFactory
+from tests.factories import SessionFactory, StaffUserFactory, TrainerFactory, UserFactory
 from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
@@ -42,22 +42,49 @@ def test_a_session_changed_in_the_admin_is_pushed_to_its_student_and_trainer(rea
     assert to_student["data"]["changed"] == ["status"]
 
 
+def test_a_session_moved_to_another_trainer_is_announced_to_both_trainers(realtime_namespace):
+    session = SessionFactory()
+    previous, replacement = session.trainer, TrainerFactory(user=UserFactory())
+    previous.user = UserFactory()
+    previous.save(update_fields=["user"])
+    previous_cookie, replacement_cookie = session_cookie(previous.user), session_cookie(replacement.user)
+    operator = Client()
+    operator.force_login(StaffUserFactory())
+
+    async def scenario(server):
+        async with (
+            await open_socket(server, previous_cookie) as previous_trainers,
+            await open_socket(server, replacement_cookie) as replacement_trainers,
+        ):
+            await asyncio.to_thread(_change_in_admin, operator, session, trainer=replacement.id)
+            return await next_event(previous_trainers), await next_event(replacement_trainers)
+
+    with realtime_server(**realtime_namespace) as server:
+        to_previous, to_replacement = asyncio.run(scenario(server))
+
+    assert to_previous["type"] == to_replacement["type"] == "session.changed"
+    assert to_previous["data"]["trainer_id"] == replacement.id
+    assert to_previous["data"]["changed"] == ["trainer"]
+
+
 def _cancel_in_admin(operator: Client, session) -> object:
+    return _change_in_admin(operator, session, status="cancelled")
+
+
+def _change_in_admin(operator: Client, session, **changes: object) -> object:
     from django.db import connection
 
+    form = {
+        "allocation": session.allocation_id,
+        "student": session.student_id,
+        "trainer": session.trainer_id,
+        "course": session.course_id,
+        "scheduled_date": session.scheduled_date.isoformat(),
+        "scheduled_time": session.scheduled_time.strftime("%H:%M:%S"),
+        "duration_minutes": session.duration_minutes,
+        "status": session.status,
+    }
     try:
-        return operator.post(
-            reverse("admin:tutoring_tutoringsession_change", args=[session.id]),
-            {
-                "allocation": session.allocation_id,
-                "student": session.student_id,
-                "trainer": session.trainer_id,
-                "course": session.course_id,
-                "scheduled_date": session.scheduled_date.isoformat(),
-                "scheduled_time": session.scheduled_time.strftime("%H:%M:%S"),
-                "duration_minutes": session.duration_minutes,
-                "status": "cancelled",
-            },
-        )
+        return operator.post(reverse("admin:tutoring_tutoringsession_change", args=[session.id]), {**form, **changes})
     finally:
         connection.close()

@@ -49,8 +49,8 @@ def test_publishing_keeps_one_redis_connection_between_events(realtime_namespace
     for object_id in range(30):
         publish_event(event_type="payment.failed", object_id=object_id, data={}, user_ids=[1])
 
-    # A new event loop per call would connect (and disconnect) 30 times.
-    assert redis.info("stats")["total_connections_received"] - connections_before <= 2
+    # A new event loop per call would connect (and disconnect) 30 times; the margin is for other clients.
+    assert redis.info("stats")["total_connections_received"] - connections_before < 10
     assert metrics.counter_value("ws_events_published") == published_before + 30
     assert metrics.counter_value("ws_publish_failed") == failed_before
 
