@@ -20,12 +20,11 @@ from apps.payments.models import Payment, PaymentStatus
 from apps.payments.selectors import payment_cache_invalidate_for_student
 from apps.pipeline.events import pipeline_publish_event
 from apps.purchases.models import StudentCoursePurchase
+from apps.realtime.services import OPS_GROUP  # the staff console's live feed
 
 logger = structlog.get_logger(__name__)
 
 ALLOCATION_SCHEDULED_EVENT = "allocation.scheduled"
-# The staff console's live feed (apps/realtime); students and trainers get it through their user ids.
-OPS_GROUP = "ops"
 
 
 def pipeline_start_for_payment(*, payment_id: int) -> None:

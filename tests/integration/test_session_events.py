@@ -8,28 +8,26 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import SessionFactory, StaffUserFactory, TrainerFactory, UserFactory
+from tests.factories import SessionFactory, TrainerFactory, UserFactory
 from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 
-def test_a_session_changed_in_the_admin_is_pushed_to_its_student_and_trainer(realtime_namespace):
+def test_a_session_changed_in_the_admin_is_pushed_to_its_student_and_trainer(realtime_namespace, staff_client):
     session = SessionFactory()
     student, trainer = session.student, session.trainer
     student.user, trainer.user = UserFactory(), UserFactory()
     student.save(update_fields=["user"])
     trainer.save(update_fields=["user"])
     student_cookie, trainer_cookie = session_cookie(student.user), session_cookie(trainer.user)
-    operator = Client()
-    operator.force_login(StaffUserFactory())
 
     async def scenario(server):
         async with (
             await open_socket(server, student_cookie) as students,
             await open_socket(server, trainer_cookie) as trainers,
         ):
-            response = await asyncio.to_thread(_cancel_in_admin, operator, session)
+            response = await asyncio.to_thread(_cancel_in_admin, staff_client, session)
             return response.status_code, await next_event(students), await next_event(trainers)
 
     with realtime_server(**realtime_namespace) as server:
@@ -42,21 +40,19 @@ def test_a_session_changed_in_the_admin_is_pushed_to_its_student_and_trainer(rea
     assert to_student["data"]["changed"] == ["status"]
 
 
-def test_a_session_moved_to_another_trainer_is_announced_to_both_trainers(realtime_namespace):
+def test_a_session_moved_to_another_trainer_is_announced_to_both_trainers(realtime_namespace, staff_client):
     session = SessionFactory()
     previous, replacement = session.trainer, TrainerFactory(user=UserFactory())
     previous.user = UserFactory()
     previous.save(update_fields=["user"])
     previous_cookie, replacement_cookie = session_cookie(previous.user), session_cookie(replacement.user)
-    operator = Client()
-    operator.force_login(StaffUserFactory())
 
     async def scenario(server):
         async with (
             await open_socket(server, previous_cookie) as previous_trainers,
             await open_socket(server, replacement_cookie) as replacement_trainers,
         ):
-            await asyncio.to_thread(_change_in_admin, operator, session, trainer=replacement.id)
+            await asyncio.to_thread(_change_in_admin, staff_client, session, trainer=replacement.id)
             return await next_event(previous_trainers), await next_event(replacement_trainers)
 
     with realtime_server(**realtime_namespace) as server:

@@ -17,8 +17,8 @@ from apps.deadletters.services import deadletter_replay
 from apps.directory.models import Student
 from apps.payments.models import Payment
 from apps.payments.services import payment_settle
-from apps.pipeline.services import OPS_GROUP
 from apps.purchases.models import StudentCoursePurchase
+from apps.realtime.services import OPS_GROUP
 from apps.tutoring.models import TutoringSession
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StaffUserFactory, StudentFactory, TrainerFactory
