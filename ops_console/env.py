@@ -95,7 +95,7 @@ def _program_name(arg: str) -> str:
 
 
 def process_kind() -> str:
-    """Which kind of process this is: web, worker, beat, manage (or test).
+    """Which kind of process this is: web, worker, beat, relay, manage (or test).
 
     It names the process in every log line and in PostgreSQL's
     application_name, so pg_stat_activity shows who holds connections.
@@ -111,6 +111,8 @@ def process_kind() -> str:
         return "web"
     if "pytest" in argv:
         return "test"
+    if "outbox_relay" in sys.argv[1:3]:
+        return "relay"
     return "manage"
 
 

@@ -63,6 +63,7 @@ LOCAL_APPS = [
     "apps.allocations",
     "apps.tutoring",
     "apps.deadletters",
+    "apps.outbox",
     "apps.pipeline",
     "apps.health",
     "apps.demo",
@@ -243,6 +244,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 # A task running when the broker connection drops is cancelled (and redelivered), not finished twice.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The transactional outbox (apps/outbox): seconds each broker operation of a publish may take
+# (two attempts at most, so a request never waits on a stalled broker for a second)...
+OUTBOX_PUBLISH_TIMEOUT = env_float("OUTBOX_PUBLISH_TIMEOUT", 0.2, minimum=0.01)
+# ...seconds a committed hand-off is left to its own process before the relay sends it...
+OUTBOX_RELAY_GRACE = env_float("OUTBOX_RELAY_GRACE", 5.0, minimum=0.1)
+# ...and the relay's pause between passes when nothing is due, and its batch size.
+OUTBOX_RELAY_INTERVAL = env_float("OUTBOX_RELAY_INTERVAL", 1.0, minimum=0.05)
+OUTBOX_RELAY_BATCH = env_int("OUTBOX_RELAY_BATCH", 200, minimum=1)
+if OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
+    raise ImproperlyConfigured("OUTBOX_RELAY_GRACE must exceed two OUTBOX_PUBLISH_TIMEOUTs")
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = ("default", "purchases", "allocations", "sessions", "cache")
@@ -270,6 +281,11 @@ DEADLETTER_REPLAY_MAX_BATCH = env_int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimu
 
 # Bearer tokens accepted by the JSON API (comma-separated; API_TOKENS_FILE works too).
 API_TOKENS = [token.strip() for token in (env_secret("API_TOKENS") or "").split(",") if token.strip()]
+# Largest request body the API reads (bytes); a larger one is refused 413 by its Content-Length.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 65536, minimum=1024)
+# Currencies a payment may be made in, and the largest amount (in whole units) one payment may charge.
+PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ["EUR", "USD", "GBP", "CHF"])
+PAYMENT_MAX_AMOUNT = env_int("PAYMENT_MAX_AMOUNT", 10000, minimum=1)
 # Seconds a webhook signature stays valid (replays inside it are idempotent no-ops).
 PAYMENT_WEBHOOK_TOLERANCE = env_int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
 

@@ -166,12 +166,7 @@ class ProviderState:
 
     def deliver_webhook(self, charge: dict[str, Any], url: str) -> dict[str, Any]:
         """POST a signed charge.<status> event to `url`; returns the delivery record."""
-        event = {
-            "id": f"evt_{secrets.token_hex(12)}",
-            "type": f"charge.{charge['status']}",
-            "created": int(time.time()),
-            "data": {"object": charge},
-        }
+        event = charge_event(charge)
         body = json.dumps(event).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, self.webhook_secret)}
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310  (http(s) checked)
@@ -193,6 +188,16 @@ class ProviderState:
             status = self.deliver_webhook(charge, self.webhook_url or "")["status"]
             if status is not None and 200 <= status < 300:
                 return
+
+
+def charge_event(charge: dict[str, Any]) -> dict[str, Any]:
+    """The webhook event announcing a charge's status: the charge travels under data.object."""
+    return {
+        "id": f"evt_{secrets.token_hex(12)}",
+        "type": f"charge.{charge['status']}",
+        "created": int(time.time()),
+        "data": {"object": charge},
+    }
 
 
 def _new_charge(request: dict[str, Any]) -> dict[str, Any]:

@@ -340,7 +340,11 @@ def command_run(_args: argparse.Namespace) -> int:
             cwd=ROOT,
             env={**env, "OPS_PROCESS_KIND": "beat"},
         )  # fmt: skip
-        children = [web, worker, beat, *provider]
+        # Publishes the outbox's hand-offs whose own publish was lost (docs/workers.md#the-outbox).
+        relay = subprocess.Popen(
+            [PYTHON, "manage.py", "outbox_relay"], cwd=ROOT, env={**env, "OPS_PROCESS_KIND": "relay"}
+        )
+        children = [web, worker, beat, relay, *provider]
         say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")
         say(f"API: http://127.0.0.1:{port}/api/schema  (Authorization: Bearer {api_token})")
         say("health: /health  readiness: /ready  — Ctrl-C stops everything")
@@ -352,7 +356,7 @@ def command_run(_args: argparse.Namespace) -> int:
                 if signal.sigtimedwait(stop_signals, 1.0) is not None:
                     break
         finally:
-            say("stopping web, worker and beat")
+            say("stopping web, worker, beat and relay")
             _stop(children)
         failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
         return 1 if failed else 0

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from tests.factories import StaffUserFactory, UserFactory
+from tests.fixtures.broker import isolated_broker, start_relay, start_worker  # noqa: F401  (real workers and relays)
 from tests.fixtures.provider import sandbox_provider  # noqa: F401  (the sandbox payment provider, a real server)
 from tests.realtime.helpers import realtime_namespace  # noqa: F401  (a test's own Redis namespaces for realtime)
 from tests.seeded import seeded_platform  # noqa: F401  (module-scoped fixture shared by plan tests)

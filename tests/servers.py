@@ -104,13 +104,13 @@ def wait_until_serving(process: subprocess.Popen[bytes], base: str, *, timeout: 
 
 
 @contextmanager
-def asgi_server(log_path: Path | None = None, **env_overrides: str) -> Iterator[str]:
-    """uvicorn serving ops_console.asgi on a free port; yields its base URL.
+def asgi_server(log_path: Path | None = None, *, port: int | None = None, **env_overrides: str) -> Iterator[str]:
+    """uvicorn serving ops_console.asgi on `port` (default: a free one); yields its base URL.
 
     With log_path, everything the server prints is written there.
     """
 
-    port = free_port()
+    port = port or free_port()
     output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
         [

@@ -14,8 +14,6 @@ Concurrency, in order:
 
 from __future__ import annotations
 
-from functools import partial
-
 import structlog
 from django.db import transaction
 from django.db.models import Count, Q
@@ -24,6 +22,7 @@ from django.utils import timezone
 from apps.allocations.models import TrainerAllocation
 from apps.core.tasks import AlreadyDone, TransientTaskError
 from apps.directory.models import Trainer
+from apps.outbox.services import outbox_enqueue
 from apps.purchases.models import StudentCoursePurchase
 
 logger = structlog.get_logger(__name__)
@@ -45,7 +44,7 @@ def allocation_assign_trainer(*, purchase_id: int) -> TrainerAllocation:
             return allocation
     existing = _open_allocation(purchase.id)
     if existing is not None:  # no candidates, but an earlier delivery already allocated
-        transaction.on_commit(partial(_enqueue_scheduling, existing.id))
+        _enqueue_scheduling(existing.id)
         return existing
     raise TrainerUnavailable(f"no trainer of course {purchase.course_id} has capacity")
 
@@ -73,7 +72,7 @@ def _allocate_to(*, purchase_id: int, trainer_id: int) -> TrainerAllocation | No
         # 3. Already allocated by an earlier delivery.
         existing = _open_allocation(purchase.id)
         if existing is not None:
-            transaction.on_commit(partial(_enqueue_scheduling, existing.id))
+            _enqueue_scheduling(existing.id)
             return existing
         if not purchase.is_active:
             raise AlreadyDone(f"purchase {purchase.id} is no longer active")
@@ -91,7 +90,7 @@ def _allocate_to(*, purchase_id: int, trainer_id: int) -> TrainerAllocation | No
             allocated_at=timezone.now(),
         )
         logger.info("allocation_assigned", allocation_id=allocation.id, trainer_id=trainer.id, load=load + 1)
-        transaction.on_commit(partial(_enqueue_scheduling, allocation.id))
+        _enqueue_scheduling(allocation.id)
     return allocation
 
 
@@ -100,6 +99,5 @@ def _open_allocation(purchase_id: int) -> TrainerAllocation | None:
 
 
 def _enqueue_scheduling(allocation_id: int) -> None:
-    from apps.tutoring.tasks import tutoring_schedule_sessions
-
-    tutoring_schedule_sessions.delay(allocation_id)
+    """The next step, through the outbox: in the caller's transaction, or in its own."""
+    outbox_enqueue(task_name="tutoring.schedule_sessions", args=[allocation_id])

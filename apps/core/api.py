@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -88,6 +89,7 @@ def api_endpoint(*, methods: tuple[str, ...], authenticated: bool = True) -> Cal
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             try:
+                _ensure_body_fits(request)
                 return view(request, *args, **kwargs)
             except ApiError as exc:
                 return error_response(
@@ -99,14 +101,46 @@ def api_endpoint(*, methods: tuple[str, ...], authenticated: bool = True) -> Cal
     return decorate
 
 
-def json_object(request: HttpRequest) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/415 naming what is wrong."""
-    if request.content_type != "application/json":
-        raise ApiError("Send the body as application/json.", status=415, code="unsupported_media_type")
+def _ensure_body_fits(request: HttpRequest) -> None:
+    """413 for a body over API_MAX_BODY_BYTES, by its Content-Length before anything reads it."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > settings.API_MAX_BODY_BYTES:
+        raise _body_too_large()
+
+
+def _body_too_large() -> ApiError:
+    limit = settings.API_MAX_BODY_BYTES
+    return ApiError(
+        f"The body is larger than {limit} bytes.", status=413, code="body_too_large", extra={"limit": limit}
+    )
+
+
+def json_loads(raw: bytes) -> Any:
+    """Parse a JSON body, or a 400 naming the problem (bad syntax, bad encoding, nested too deep)."""
     try:
-        body = json.loads(request.body or b"null")
+        return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError("The body is not valid JSON.", code="invalid_json") from None
+    except RecursionError:
+        raise ApiError("The body's JSON is nested too deeply.", code="invalid_json") from None
+
+
+def body_bytes(request: HttpRequest) -> bytes:
+    """The raw body, or a 413 when it turns out larger than API_MAX_BODY_BYTES (a body sent without a length)."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise _body_too_large() from None
+    if len(raw) > settings.API_MAX_BODY_BYTES:
+        raise _body_too_large()
+    return raw
+
+
+def json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400/413/415 naming what is wrong."""
+    if request.content_type != "application/json":
+        raise ApiError("Send the body as application/json.", status=415, code="unsupported_media_type")
+    body = json_loads(body_bytes(request))
     if not isinstance(body, dict):
         raise ApiError("The body must be a JSON object.", code="invalid_json")
     return body

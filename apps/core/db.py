@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+
+BIGINT_MAX = 2**63 - 1  # the largest id PostgreSQL's bigint holds
 
 
 @contextmanager
@@ -33,6 +35,22 @@ def statement_timeout(milliseconds: int | None = None) -> Iterator[None]:
         yield
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+
+
+def db_connection_release() -> None:
+    """Give this thread's pooled connection back before a slow outbound call.
+
+    The next query takes one from the pool again. Inside a transaction (a
+    test's, or a caller's) the connection must stay, so nothing happens.
+    """
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def integrity_constraint_name(exc: IntegrityError) -> str | None:
+    """The name of the constraint PostgreSQL reports for an IntegrityError, if any."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def current_statement_timeout() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import structlog
@@ -10,20 +9,28 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from apps.core.api import ApiError, api_endpoint, json_object, validated
+from apps.core.api import ApiError, api_endpoint, body_bytes, json_loads, json_object, validated
 from apps.core.context import valid_correlation_id
+from apps.core.db import BIGINT_MAX
 from apps.payments.models import Payment, PaymentStatus
-from apps.payments.provider import ProviderTimeout, ProviderUnavailable
-from apps.payments.selectors import payment_list_for_student_cached, payment_to_dict
+from apps.payments.provider import ProviderTimeout, ProviderUnavailable, charge_matches, payment_id_from_reference
+from apps.payments.selectors import (
+    payment_get,
+    payment_get_by_provider_id,
+    payment_list_for_student_cached,
+    payment_to_dict,
+)
 from apps.payments.services import (
+    CoursePaymentConflict,
     IdempotencyKeyReused,
     IllegalTransition,
     PaymentRequest,
+    SettlementDeferred,
     UnknownReference,
     payment_create,
     payment_settle,
 )
-from apps.payments.webhooks import SIGNATURE_HEADER, webhook_signature_valid
+from apps.payments.webhooks import SIGNATURE_HEADER, webhook_charge, webhook_signature_valid
 
 logger = structlog.get_logger(__name__)
 
@@ -31,10 +38,24 @@ MAX_LIST_LIMIT = 200
 
 
 class PaymentCreateForm(forms.Form):
-    student_id = forms.IntegerField(min_value=1)
-    course_id = forms.IntegerField(min_value=1)
+    student_id = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
+    course_id = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
     amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-    currency = forms.RegexField(regex=r"^[A-Z]{3}$", error_messages={"invalid": "Use a 3-letter ISO 4217 code."})
+    currency = forms.CharField(strip=False)
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount > settings.PAYMENT_MAX_AMOUNT:
+            raise forms.ValidationError(f"Ensure this value is less than or equal to {settings.PAYMENT_MAX_AMOUNT}.")
+        return amount
+
+    def clean_currency(self) -> str:
+        currency = self.cleaned_data["currency"]
+        if currency not in settings.PAYMENT_CURRENCIES:
+            raise forms.ValidationError(
+                f"Use one of the accepted currencies: {', '.join(settings.PAYMENT_CURRENCIES)}."
+            )
+        return currency
 
 
 class PaymentListForm(forms.Form):
@@ -64,7 +85,7 @@ def _idempotency_key(request: HttpRequest) -> str:
 
 
 def _payment_or_404(payment_id: int) -> Payment:
-    payment = Payment.objects.filter(id=payment_id).first()
+    payment = payment_get(payment_id=payment_id) if payment_id <= BIGINT_MAX else None
     if payment is None:
         raise ApiError("No such payment.", status=404, code="not_found")
     return payment
@@ -81,6 +102,11 @@ def payment_create_view(request: HttpRequest) -> JsonResponse:
         raise ApiError(str(exc), code=exc.code, fields={exc.field: [str(exc)]}) from exc
     except IdempotencyKeyReused as exc:
         raise ApiError(str(exc), status=422, code=exc.code) from exc
+    except SettlementDeferred as exc:
+        # Charged at the provider: an accepted answer, never a 5xx; the webhook or reconciliation settles it.
+        return JsonResponse(payment_to_dict(exc.payment), status=202)
+    except CoursePaymentConflict as exc:
+        raise ApiError(str(exc), status=409, code=exc.code, extra=exc.context) from exc
     except ProviderTimeout as exc:
         raise _provider_error(key, 504, "provider_timeout", str(exc)) from exc
     except ProviderUnavailable as exc:
@@ -128,20 +154,17 @@ def _conflict(exc: IllegalTransition) -> ApiError:
 
 @api_endpoint(methods=("POST",), authenticated=False)
 def payment_webhook_view(request: HttpRequest) -> JsonResponse:
-    """Provider events, authenticated by HMAC signature over the raw body."""
+    """Provider events (apps/payments/webhooks.py), authenticated by HMAC signature over the raw body."""
+    raw = body_bytes(request)
     if not webhook_signature_valid(
-        body=request.body,
+        body=raw,
         header=request.headers.get(SIGNATURE_HEADER),
         secret=settings.PAYMENT_WEBHOOK_SECRET,
         tolerance_seconds=settings.PAYMENT_WEBHOOK_TOLERANCE,
     ):
         logger.warning("payment_webhook_rejected", reason="bad_signature")
         raise ApiError("Missing or invalid webhook signature.", code="invalid_signature")
-    try:
-        event = json.loads(request.body)
-    except ValueError:
-        raise ApiError("The body is not valid JSON.", code="invalid_json") from None
-    charge = event.get("charge", event) if isinstance(event, dict) else None
+    charge = _settled_charge(json_loads(raw))
     payment = _payment_for_charge(charge)
     try:
         payment = payment_settle(payment_id=payment.id, status=charge["status"], provider_payment_id=charge.get("id"))
@@ -152,15 +175,24 @@ def payment_webhook_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"payment_id": payment.id, "status": payment.status})
 
 
-def _payment_for_charge(charge: object) -> Payment:
-    if not isinstance(charge, dict) or charge.get("status") not in ("succeeded", "failed"):
-        raise ApiError("The event names no settled charge.", code="invalid_event")
-    reference = str(charge.get("reference", ""))
-    payment = None
-    if reference.startswith("payment:") and reference.removeprefix("payment:").isdigit():
-        payment = Payment.objects.filter(id=int(reference.removeprefix("payment:"))).first()
+def _settled_charge(event: object) -> dict:
+    charge = webhook_charge(event)
+    if charge is None or charge.get("status") not in ("succeeded", "failed"):
+        raise ApiError("The event carries no settled charge under data.object.", code="invalid_event")
+    return charge
+
+
+def _payment_for_charge(charge: dict) -> Payment:
+    """The payment a settled charge pays, found by its reference or the provider's id; a 4xx otherwise."""
+    payment_id = payment_id_from_reference(charge.get("reference"))
+    payment = payment_get(payment_id=payment_id) if payment_id else None
     if payment is None and charge.get("id"):
-        payment = Payment.objects.filter(provider_payment_id=str(charge["id"])).first()
+        payment = payment_get_by_provider_id(provider_payment_id=str(charge["id"]))
     if payment is None:
         raise ApiError("The event refers to no known payment.", status=404, code="not_found")
+    if not charge_matches(payment=payment, charge=charge):
+        logger.error("payment_webhook_mismatch", payment_id=payment.id, charge_id=charge.get("id"))
+        raise ApiError(
+            "The charge's amount or currency differs from the payment's.", status=409, code="charge_mismatch"
+        )
     return payment

@@ -25,6 +25,11 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# A payment in flight has not heard back from the provider yet.
+IN_FLIGHT_STATUSES = (PaymentStatus.CREATED, PaymentStatus.PENDING)
+IN_FLIGHT_CONSTRAINT = "payments_student_course_in_flight_uniq"
+
+
 class Payment(models.Model):
     Status = PaymentStatus
 
@@ -50,6 +55,13 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["provider_payment_id"], name="payments_provider_payment_id_uniq"),
             # Create-payment retries: WHERE idempotency_key = %s; one payment per key.
             models.UniqueConstraint(fields=["idempotency_key"], name="payments_idempotency_key_uniq"),
+            # Never two charges under way for one course: WHERE student_id = %s AND course_id = %s AND status IN
+            # ('created', 'pending') (payment_get_in_flight); a second create is refused before it is charged.
+            models.UniqueConstraint(
+                fields=["student", "course"],
+                condition=models.Q(status__in=IN_FLIGHT_STATUSES),
+                name=IN_FLIGHT_CONSTRAINT,
+            ),
             models.CheckConstraint(condition=models.Q(amount__gt=Decimal("0")), name="payments_amount_positive"),
             models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="payments_currency_iso4217"),
             models.CheckConstraint(condition=models.Q(status__in=PaymentStatus.values), name="payments_status_valid"),

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 import structlog
 
+from apps.core.db import BIGINT_MAX
 from apps.core.http import UpstreamError, UpstreamTimeout, UpstreamUnavailable, http_client
 
 if TYPE_CHECKING:
@@ -37,8 +39,30 @@ class ChargeResult:
     status: str
 
 
+REFERENCE_PREFIX = "payment:"
+
+
 def payment_reference(payment: Payment) -> str:
-    return f"payment:{payment.pk}"
+    """What the provider stores with a charge and sends back in its webhooks."""
+    return f"{REFERENCE_PREFIX}{payment.pk}"
+
+
+def payment_id_from_reference(reference: object) -> int | None:
+    """The payment id in a charge's reference ("payment:<id>"), or None."""
+    if not isinstance(reference, str) or not reference.startswith(REFERENCE_PREFIX):
+        return None
+    digits = reference.removeprefix(REFERENCE_PREFIX)
+    if not digits.isascii() or not digits.isdigit() or not 0 < int(digits) <= BIGINT_MAX:
+        return None
+    return int(digits)
+
+
+def charge_matches(*, payment: Payment, charge: dict) -> bool:
+    """True when the charge is for the payment's amount and currency (as provider_charge sent them)."""
+    try:
+        return Decimal(str(charge.get("amount"))) == payment.amount and charge.get("currency") == payment.currency
+    except InvalidOperation:  # not a number, or a signalling NaN
+        return False
 
 
 def provider_charge(*, payment: Payment) -> ChargeResult:

@@ -3,9 +3,10 @@ from __future__ import annotations
 import datetime
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from apps.payments.models import Payment
+from apps.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentStatus
+from apps.purchases.models import StudentCoursePurchase
 
 
 def payment_list_for_student(*, student_id: int, status: str, limit: int = 50) -> QuerySet[Payment]:
@@ -13,9 +14,31 @@ def payment_list_for_student(*, student_id: int, status: str, limit: int = 50) -
     return Payment.objects.filter(student_id=student_id, status=status).order_by("-created_at")[:limit]
 
 
+def payment_get(*, payment_id: int) -> Payment | None:
+    """One payment by id (primary key). Runs one query."""
+    return Payment.objects.filter(id=payment_id).first()
+
+
 def payment_get_by_provider_id(*, provider_payment_id: str) -> Payment | None:
     """The payment a provider webhook refers to (payments_provider_payment_id_uniq). Runs one query."""
     return Payment.objects.filter(provider_payment_id=provider_payment_id).first()
+
+
+def payment_get_in_flight(*, student_id: int, course_id: int) -> Payment | None:
+    """The student's payment for a course still waiting on the provider (payments_student_course_in_flight_uniq).
+    Runs one query."""
+    return Payment.objects.filter(student_id=student_id, course_id=course_id, status__in=IN_FLIGHT_STATUSES).first()
+
+
+def payment_get_succeeded_without_purchase(*, student_id: int, course_id: int) -> Payment | None:
+    """A succeeded payment for the course that the pipeline has not turned into a purchase yet
+    (payments_student_status_created_idx, then student_course_purchases_payment_uniq). Runs one query."""
+    return (
+        Payment.objects.filter(student_id=student_id, course_id=course_id, status=PaymentStatus.SUCCEEDED)
+        .exclude(Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id"))))
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def payment_list_stuck(*, status: str, older_than: datetime.datetime, limit: int = 500) -> QuerySet[Payment]:

@@ -3,12 +3,20 @@
 Concurrency, in order:
 1. The idempotency key is unique in the database: concurrent creates with one
    key insert one row; the others read it back.
-2. Only the caller that moves the payment from created to pending (a
+2. One payment per student and course may be in flight (created or pending):
+   payments_student_course_in_flight_uniq refuses a second insert. In the same
+   transaction, after the insert, a course already paid for (an active
+   purchase, or a succeeded payment the pipeline has not turned into one yet)
+   refuses it too. A payment that settled while the insert waited on the
+   index is visible to that later statement, so no request races past both.
+3. Only the caller that moves the payment from created to pending (a
    conditional UPDATE) talks to the provider; everyone else returns the row.
-3. The provider call happens outside any transaction and carries the same
-   idempotency key, so a retry or a reconciliation never charges twice.
-4. Settling locks the row (SELECT ... FOR UPDATE) and checks the transition;
-   a repeated settlement to the same status is a no-op.
+4. The provider call happens outside any transaction, with the pooled
+   database connection given back first, and carries the same idempotency
+   key, so a retry or a reconciliation never charges twice.
+5. Settling locks the row (SELECT ... FOR UPDATE) and checks the transition;
+   a repeated settlement to the same status is a no-op. The pipeline's first
+   step is written to the outbox in the same transaction.
 """
 
 from __future__ import annotations
@@ -19,12 +27,17 @@ from decimal import Decimal
 from functools import partial
 
 import structlog
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.db import db_connection_release, integrity_constraint_name
 from apps.directory.models import Course, Student
-from apps.payments.models import Payment, PaymentStatus
+from apps.outbox.services import outbox_enqueue
+from apps.payments.models import IN_FLIGHT_CONSTRAINT, Payment, PaymentStatus
 from apps.payments.provider import ProviderTimeout, ProviderUnavailable, provider_charge
+from apps.payments.selectors import payment_get_in_flight, payment_get_succeeded_without_purchase
+from apps.pipeline.services import pipeline_start_for_payment
+from apps.purchases.selectors import purchase_get_active
 from apps.realtime.services import OPS_GROUP, publish_event
 
 logger = structlog.get_logger(__name__)
@@ -46,6 +59,30 @@ class UnknownReference(PaymentError):
 
 class IdempotencyKeyReused(PaymentError):
     code = "idempotency_key_reused"
+
+
+class CoursePaymentConflict(PaymentError):
+    """The student already paid for the course, or a payment for it is under way: refused before any charge."""
+
+    def __init__(self, message: str, *, code: str, **context: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.context = {name: value for name, value in context.items() if value is not None}
+
+
+class SettlementDeferred(PaymentError):
+    """The provider answered, but the database could not record it now (pool exhausted, PostgreSQL away).
+
+    The charge stands at the provider; the payment stays pending until its
+    webhook or reconciliation settles it. Callers answer 202, never a 5xx.
+    """
+
+    code = "settlement_deferred"
+
+    def __init__(self, payment: Payment, provider_status: str) -> None:
+        super().__init__(f"The provider answered {provider_status}; the payment will be settled shortly.")
+        self.payment = payment
+        self.provider_status = provider_status
 
 
 class IllegalTransition(PaymentError):
@@ -98,10 +135,46 @@ def _payment_insert_once(request: PaymentRequest) -> tuple[Payment, bool]:
                 currency=request.currency,
                 idempotency_key=request.idempotency_key,
             )
-    except IntegrityError:
-        # A concurrent request with the same key won the insert (it has committed).
-        return Payment.objects.get(idempotency_key=request.idempotency_key), False
+            _ensure_course_not_paid(request)
+    except IntegrityError as exc:
+        # A concurrent request with the same key won the insert (it has committed)...
+        same_key = Payment.objects.filter(idempotency_key=request.idempotency_key).first()
+        if same_key is not None:
+            return same_key, False
+        # ...or another payment for this student and course is in flight.
+        if integrity_constraint_name(exc) == IN_FLIGHT_CONSTRAINT:
+            raise _payment_in_progress(request) from exc
+        raise
     return payment, True
+
+
+def _ensure_course_not_paid(request: PaymentRequest) -> None:
+    """Two queries; raises CoursePaymentConflict naming what already pays for the course."""
+    purchase = purchase_get_active(student_id=request.student_id, course_id=request.course_id)
+    if purchase is not None:
+        raise CoursePaymentConflict(
+            "The student already has an active purchase of this course.",
+            code="course_already_purchased",
+            purchase_id=purchase.id,
+            payment_id=purchase.payment_id,
+        )
+    paid = payment_get_succeeded_without_purchase(student_id=request.student_id, course_id=request.course_id)
+    if paid is not None:
+        raise CoursePaymentConflict(
+            "The student has paid for this course; its purchase is being created.",
+            code="course_already_paid",
+            payment_id=paid.id,
+        )
+
+
+def _payment_in_progress(request: PaymentRequest) -> CoursePaymentConflict:
+    in_flight = payment_get_in_flight(student_id=request.student_id, course_id=request.course_id)
+    return CoursePaymentConflict(
+        "Another payment for this student and course is in progress; retry it with its own Idempotency-Key.",
+        code="payment_in_progress",
+        payment_id=in_flight.id if in_flight else None,
+        payment_status=in_flight.status if in_flight else None,
+    )
 
 
 def _ensure_same_request(payment: Payment, request: PaymentRequest) -> None:
@@ -129,17 +202,26 @@ def payment_charge(*, payment_id: int) -> Payment:
     if not claimed:
         return payment
     logger.info("payment_state_changed", payment_id=payment.id, old="created", new="pending")
-    # 2. Charge outside any transaction; the idempotency key guards against a second charge.
+    # 2. Charge outside any transaction, holding no pooled connection while the provider thinks;
+    #    the idempotency key guards against a second charge.
+    db_connection_release()
     result = provider_charge(payment=payment)
-    # 3. Settle through the state machine.
-    return payment_settle(payment_id=payment.id, status=result.status, provider_payment_id=result.provider_payment_id)
+    # 3. Settle through the state machine; a database that cannot take it now leaves it to the webhook.
+    try:
+        return payment_settle(
+            payment_id=payment.id, status=result.status, provider_payment_id=result.provider_payment_id
+        )
+    except DatabaseError as exc:
+        logger.error("payment_settle_deferred", payment_id=payment.id, error_class=type(exc).__name__)
+        raise SettlementDeferred(payment, result.status) from exc
 
 
 def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | None = None) -> Payment:
     """Move a payment to `status` if the state machine allows it; the same status again is a no-op.
 
-    When the transaction commits, the change is published to the student's login
-    and the ops stream, and on success the downstream work is enqueued.
+    On success the pipeline's first step and the cache invalidation are written
+    to the outbox in the same transaction (published when it commits). The
+    change is published to the student's login and the ops stream on commit.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update(of=("self",)).select_related("student").get(id=payment_id)
@@ -154,10 +236,16 @@ def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | N
         payment.save(update_fields=["status", "provider_payment_id", "updated_at"])
         logger.info("payment_state_changed", payment_id=payment.id, old=old, new=status)
         if status == PaymentStatus.SUCCEEDED:
-            transaction.on_commit(partial(_enqueue_payment_succeeded, payment.id, payment.student_id))
-        # After the downstream work, and robust: a notification must never cost the pipeline.
-        transaction.on_commit(partial(publish_event, **_status_event(payment)), robust=True)
+            _hand_off_succeeded(payment)
+        # Robust: a notification must never cost the caller its answer.
+        transaction.on_commit(partial(_announce, _status_event(payment)), robust=True)
     return payment
+
+
+def _announce(event: dict) -> None:
+    """After commit: publish to the live views, holding no pooled connection while Redis answers."""
+    db_connection_release()
+    publish_event(**event)
 
 
 def _status_event(payment: Payment) -> dict:
@@ -178,13 +266,11 @@ def _status_event(payment: Payment) -> dict:
     }
 
 
-def _enqueue_payment_succeeded(payment_id: int, student_id: int) -> None:
-    from apps.payments.tasks import payments_invalidate_student_cache
-    from apps.pipeline.services import pipeline_start_for_payment
-
-    payments_invalidate_student_cache.delay(student_id)
-    pipeline_start_for_payment(payment_id=payment_id)
-    logger.info("payment_downstream_enqueued", payment_id=payment_id)
+def _hand_off_succeeded(payment: Payment) -> None:
+    """Outbox rows for the work a success starts, in the settling transaction. Two INSERTs."""
+    outbox_enqueue(task_name="payments.invalidate_student_cache", args=[payment.student_id])
+    pipeline_start_for_payment(payment_id=payment.id)
+    logger.info("payment_downstream_enqueued", payment_id=payment.id)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
     payment succeeded -> purchases.create_from_payment -> allocations.assign_trainer
     -> tutoring.schedule_sessions -> pipeline.notify_allocation (cache + event)
 
-Each step lives in its app's services; each task enqueues the next on commit.
+Each step lives in its app's services; each writes the next to the outbox
+(apps/outbox) in its own transaction, so a hand-off is never lost to a broker
+outage or a crash between commit and enqueue.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
+from apps.outbox.services import outbox_enqueue
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.selectors import payment_cache_invalidate_for_student
 from apps.pipeline.events import pipeline_publish_event
@@ -28,10 +31,8 @@ ALLOCATION_SCHEDULED_EVENT = "allocation.scheduled"
 
 
 def pipeline_start_for_payment(*, payment_id: int) -> None:
-    """Enqueue step 1 for a succeeded payment. Call from transaction.on_commit."""
-    from apps.purchases.tasks import purchases_create_from_payment
-
-    purchases_create_from_payment.delay(payment_id)
+    """Step 1 for a succeeded payment, through the outbox: call it in the transaction that settles the payment."""
+    outbox_enqueue(task_name="purchases.create_from_payment", args=[payment_id])
 
 
 def pipeline_notify_allocation(*, allocation_id: int) -> bool:

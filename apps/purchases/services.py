@@ -5,20 +5,19 @@ Concurrency, in order:
    same step run one after the other; the second finds the purchase.
 2. student_course_purchases_payment_uniq backs that up: a racing insert fails
    with IntegrityError, which the task retries into the lookup.
-3. The next step is enqueued on commit every time, also when the purchase
+3. The next step is written to the outbox every time, also when the purchase
    existed: a worker that died between commit and enqueue is redelivered and
    re-enqueues it.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import structlog
 from django.db import transaction
 
 from apps.core.tasks import PermanentTaskError
 from apps.directory.models import Student
+from apps.outbox.services import outbox_enqueue
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
 
@@ -43,7 +42,7 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
             )
             logger.info("purchase_created", purchase_id=purchase.id, payment_id=payment.id)
         # 3. Always hand on, so a lost enqueue is repaired by redelivery.
-        transaction.on_commit(partial(_enqueue_allocation, purchase.id))
+        outbox_enqueue(task_name="allocations.assign_trainer", args=[purchase.id])
     return purchase
 
 
@@ -63,9 +62,3 @@ def _ensure_purchasable(payment: Payment) -> None:
     ).exists()
     if active:
         raise PurchaseNotAllowed(f"student {payment.student_id} already has an active purchase of this course")
-
-
-def _enqueue_allocation(purchase_id: int) -> None:
-    from apps.allocations.tasks import allocations_assign_trainer
-
-    allocations_assign_trainer.delay(purchase_id)

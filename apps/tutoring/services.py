@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.allocations.models import TrainerAllocation
 from apps.core.tasks import AlreadyDone
 from apps.directory.models import Student, Trainer
+from apps.outbox.services import outbox_enqueue
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
 
@@ -54,7 +55,7 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
         TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
         created = TutoringSession.objects.filter(allocation_id=allocation.id).count() - before
         logger.info("sessions_scheduled", allocation_id=allocation.id, created=created)
-        transaction.on_commit(partial(_enqueue_notify, allocation.id))
+        outbox_enqueue(task_name="pipeline.notify_allocation", args=[allocation.id])
     return created
 
 
@@ -73,12 +74,6 @@ def sessions_applied_for_allocation(allocation_id: int) -> str | None:
     if count >= allocation.course.sessions_per_purchase:
         return f"allocation {allocation_id} already has its {count} sessions"
     return None
-
-
-def _enqueue_notify(allocation_id: int) -> None:
-    from apps.pipeline.tasks import pipeline_notify_allocation
-
-    pipeline_notify_allocation.delay(allocation_id)
 
 
 def session_announce_change(

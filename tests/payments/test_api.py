@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 
 import pytest
 
 from apps.payments.models import Payment
 from apps.payments.webhooks import webhook_sign
-from tests.factories import CourseFactory, PaymentFactory, StudentFactory
+from sandbox_provider.server import charge_event
+from tests.factories import CourseFactory, PaymentFactory, PurchaseFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,8 +202,9 @@ def test_an_illegal_transition_is_a_409_naming_the_current_state(api_client):
     assert payment.status == "refunded"
 
 
-def _webhook(client, body: dict, secret: str, *, timestamp: int | None = None, signature: str | None = None):
-    raw = json.dumps(body).encode()
+def _webhook(client, charge: dict, secret: str, *, timestamp: int | None = None, signature: str | None = None):
+    """POST the provider's event for `charge`, shaped as the sandbox provider shapes it."""
+    raw = json.dumps(charge_event({"amount": "240.00", "currency": "EUR", **charge})).encode()
     header = signature if signature is not None else webhook_sign(body=raw, secret=secret, timestamp=timestamp)
     return client.post(
         "/api/payments/webhook", data=raw, content_type="application/json", headers={"X-Sandbox-Signature": header}
@@ -279,3 +282,137 @@ def test_the_openapi_schema_describes_every_api_route(client):
     api = next(pattern for pattern in get_resolver().url_patterns if str(pattern.pattern) == "api/")
     routes = {"/api/" + str(route.pattern).replace("<int:", "{").replace(">", "}") for route in api.url_patterns}
     assert set(schema["paths"]) == routes
+
+
+# --- One payment per course (issue: the same course charged twice) ---------------
+
+
+def test_a_second_payment_for_a_course_in_progress_is_refused_before_it_is_charged(api_client, provider, order):
+    in_flight = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="pending")
+
+    response = _create(api_client, order, key="another-key")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "payment_in_progress"
+    assert response.json()["error"]["payment_id"] == in_flight.id
+    assert provider.charges_for("another-key") == 0
+    assert Payment.objects.count() == 1
+
+
+def test_a_second_payment_for_a_course_already_paid_is_refused_naming_the_payment(api_client, provider, order):
+    paid = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="succeeded")
+
+    response = _create(api_client, order, key="another-key")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "course_already_paid"
+    assert response.json()["error"]["payment_id"] == paid.id
+    assert provider.charges_for("another-key") == 0
+
+
+def test_a_second_payment_for_a_course_already_purchased_is_refused_naming_the_purchase(api_client, provider, order):
+    paid = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="succeeded")
+    purchase = PurchaseFactory(payment=paid, student=paid.student, course=paid.course)
+
+    response = _create(api_client, order, key="another-key")
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "course_already_purchased"
+    assert response.json()["error"]["purchase_id"] == purchase.id
+    assert provider.charges_for("another-key") == 0
+
+
+def test_a_course_may_be_paid_again_after_a_failed_payment(api_client, provider, order):
+    PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="failed")
+
+    response = _create(api_client, order, key="another-key")
+
+    assert response.status_code == 201
+    assert provider.charges_for("another-key") == 1
+
+
+def test_a_course_may_be_bought_again_once_its_purchase_has_ended(api_client, provider, order):
+    paid = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="succeeded")
+    PurchaseFactory(payment=paid, student=paid.student, course=paid.course, is_active=False)
+
+    response = _create(api_client, order, key="another-key")
+
+    assert response.status_code == 201
+
+
+def test_the_same_key_retried_while_its_payment_is_in_flight_still_returns_that_payment(api_client, provider, order):
+    first = PaymentFactory(
+        student_id=order["student_id"], course_id=order["course_id"], status="pending", idempotency_key="key-1",
+        amount=Decimal(order["amount"]), currency=order["currency"],
+    )  # fmt: skip
+
+    response = _create(api_client, order, key="key-1")
+
+    assert response.status_code == 200
+    assert response.json()["id"] == first.id
+
+
+# --- Bad input gets a clear 4xx ------------------------------------------------
+
+
+def test_a_body_larger_than_the_limit_is_refused_413_by_its_length_before_it_is_read(api_client, settings):
+    settings.API_MAX_BODY_BYTES = 1024
+    body = json.dumps({"padding": "x" * 2000})
+
+    response = api_client.post(
+        "/api/payments", data=body, content_type="application/json", headers={"Idempotency-Key": "k"}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+    assert response.json()["error"]["limit"] == 1024
+
+
+@pytest.mark.parametrize("currency", ["EUR\n", "XXX", "eur"], ids=["trailing-newline", "unsupported", "lowercase"])
+def test_a_currency_that_is_not_accepted_is_a_400_naming_the_field(api_client, order, currency):
+    response = _create(api_client, {**order, "currency": currency})
+
+    assert response.status_code == 400
+    assert "currency" in response.json()["error"]["fields"]
+    assert not Payment.objects.exists()
+
+
+def test_an_amount_above_the_maximum_is_a_400_naming_the_field(api_client, order, settings):
+    settings.PAYMENT_MAX_AMOUNT = 10000
+
+    response = _create(api_client, {**order, "amount": "10000.01"})
+
+    assert response.status_code == 400
+    assert "amount" in response.json()["error"]["fields"]
+
+
+def test_a_payment_id_beyond_bigint_is_a_404_not_a_500(api_client):
+    response = api_client.get(f"/api/payments/{2**64}")
+
+    assert response.status_code == 404
+
+
+def test_a_webhook_whose_charge_differs_from_the_payment_is_refused(client, settings):
+    payment = PaymentFactory(status="pending")
+    charge = {"id": "ch_7", "status": "succeeded", "reference": f"payment:{payment.id}", "amount": "1.00"}
+
+    response = _webhook(client, charge, settings.PAYMENT_WEBHOOK_SECRET)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "charge_mismatch"
+    payment.refresh_from_db()
+    assert payment.status == "pending"
+
+
+def test_a_webhook_signed_under_a_rotated_secret_is_accepted_when_any_signature_matches(client, settings):
+    payment = PaymentFactory(status="pending")
+    raw = json.dumps(charge_event({"id": "ch_8", "status": "succeeded", "reference": f"payment:{payment.id}",
+                                   "amount": "240.00", "currency": "EUR"})).encode()  # fmt: skip
+    header = webhook_sign(body=raw, secret=settings.PAYMENT_WEBHOOK_SECRET) + ",v1=" + "0" * 64
+    header = header.replace("v1=", "v1=" + "f" * 64 + ",v1=", 1)  # an old secret's signature first
+
+    response = client.post(
+        "/api/payments/webhook", data=raw, content_type="application/json", headers={"X-Sandbox-Signature": header}
+    )
+
+    assert response.status_code == 200

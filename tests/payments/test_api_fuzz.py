@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,15 @@ create_bodies = st.fixed_dictionaries(
         "extra": json_values,
     },
 )
+# Inputs that once reached a 500: deep nesting (RecursionError), a currency with a trailing newline (DataError),
+# a currency nobody accepts, amounts far beyond any course's price.
+deeply_nested = st.integers(min_value=1, max_value=50_000).map(lambda depth: "[" * depth + "]" * depth)
+awkward_currencies = st.sampled_from(["EUR\n", "EUR ", " EUR", "XXX", "eur", "EU", "€", "EUR\x00"]) | st.text(
+    max_size=5
+)
+awkward_amounts = st.sampled_from(
+    ["99999999.99", "9999999999.99", "1e400", "NaN", "-1", "0.001", "1E+2", ""]
+) | st.decimals(allow_nan=True, allow_infinity=True).map(str)
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -61,3 +71,41 @@ def test_the_webhook_never_answers_5xx(client, raw, signature):
     response = client.post("/api/payments/webhook", data=raw, content_type="application/json", headers=headers)
 
     _assert_client_error_or_success(response)
+
+
+@FUZZ
+@given(currency=awkward_currencies, amount=awkward_amounts)
+def test_payment_create_refuses_awkward_currencies_and_amounts_for_a_real_student_without_a_5xx(
+    api_client, settings, currency, amount
+):
+    from tests.factories import CourseFactory, StudentFactory
+
+    settings.PAYMENT_PROVIDER_URL = "http://127.0.0.1:9"  # a valid order would get 502/504, never 5xx from bad input
+    body = {"student_id": StudentFactory().id, "course_id": CourseFactory().id, "amount": amount, "currency": currency}
+
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+
+    response = api_client.post("/api/payments", data=json.dumps(body), content_type="application/json", headers=headers)
+
+    assert response.status_code in (400, 502), response.content  # 502: a valid order, the provider unreachable
+    assert set(response.json()) == {"error", "correlation_id"}
+    if response.status_code == 400:
+        assert set(response.json()["error"]["fields"]) <= {"amount", "currency"}
+
+
+@FUZZ
+@given(raw=deeply_nested)
+def test_deeply_nested_json_is_a_400_on_every_json_endpoint(api_client, client, settings, raw):
+    from apps.payments.webhooks import webhook_sign
+
+    signature = webhook_sign(body=raw.encode(), secret=settings.PAYMENT_WEBHOOK_SECRET)
+    responses = [
+        api_client.post("/api/payments", data=raw, content_type="application/json", headers={"Idempotency-Key": "k"}),
+        api_client.post("/api/payments/1/status", data=raw, content_type="application/json"),
+        client.post("/api/payments/webhook", data=raw, content_type="application/json",
+                    headers={"X-Sandbox-Signature": signature}),
+    ]  # fmt: skip
+
+    for response in responses:
+        assert response.status_code in (400, 413), response.content
+        _assert_client_error_or_success(response)

@@ -82,6 +82,38 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
 
+class Relay:
+    """`manage.py outbox_relay`: publishes the outbox rows whose own publish was lost."""
+
+    def __init__(self, log_path: Path, **env: str) -> None:
+        self.log_path = log_path
+        self.env = {**WORKER_ENV, "OPS_PROCESS_KIND": "relay", "OUTBOX_RELAY_INTERVAL": "0.2", **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Relay:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "outbox_relay"],
+                cwd=ROOT,
+                env=child_env(**self.env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
 def _wait_for_worker_connections_to_close() -> None:
     """The pool children's database sessions end a moment after the processes; the
     test database can only be dropped once they have."""

@@ -1,0 +1,165 @@
+"""The transactional outbox: a hand-off to a worker is durable as soon as the change that calls for it commits.
+
+    with transaction.atomic():
+        payment.save()
+        outbox_enqueue(task_name="purchases.create_from_payment", args=[payment.id])
+
+In order:
+1. `outbox_enqueue` inserts a row in the caller's transaction: it commits or
+   rolls back with the change.
+2. On commit, the same process publishes the task (bounded by
+   OUTBOX_PUBLISH_TIMEOUT per broker operation, one retry: under a second in
+   all) and deletes the row. A failed publish only logs; the caller's answer
+   never depends on the broker.
+3. Rows still present OUTBOX_RELAY_GRACE seconds later are published by the
+   relay (`manage.py outbox_relay`), which claims them with FOR UPDATE SKIP
+   LOCKED, so any number of relays can run.
+
+Delivery is at least once: a crash between publish and delete sends the task
+again, and every task the outbox carries is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import kombu.pools
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.core import metrics
+from apps.core.context import get_correlation_id, reset_correlation_id, set_correlation_id
+from apps.core.db import db_connection_release
+from apps.outbox.models import OutboxMessage
+from ops_console.celery import app
+
+logger = structlog.get_logger(__name__)
+
+
+def outbox_enqueue(*, task_name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> None:
+    """Record the task in the current transaction and publish it once that commits. Runs one INSERT."""
+    grace = datetime.timedelta(seconds=settings.OUTBOX_RELAY_GRACE)
+    with transaction.atomic(savepoint=False):
+        message = OutboxMessage.objects.create(
+            task_name=task_name,
+            args=list(args),
+            kwargs=dict(kwargs or {}),
+            correlation_id=get_correlation_id() or "",
+            available_at=timezone.now() + grace,
+        )
+        transaction.on_commit(partial(_publish_committed, message))
+
+
+def _publish_committed(message: OutboxMessage) -> None:
+    """After commit: publish and forget the row, or leave it to the relay. Never raises.
+
+    The pooled connection goes back first: the pool must not wait on the broker.
+    """
+    try:
+        db_connection_release()
+        if outbox_publish(message=message):
+            OutboxMessage.objects.filter(id=message.id).delete()
+    except Exception as exc:  # the change is committed; the relay finishes the hand-off
+        logger.warning("outbox_publish_deferred", message_id=message.id, error_class=type(exc).__name__)
+
+
+def outbox_publish(*, message: OutboxMessage) -> bool:
+    """Send the message's task to the broker; False (logged, counted) when the broker did not take it.
+
+    Talks to the broker: at most two attempts, each bounded by OUTBOX_PUBLISH_TIMEOUT
+    for the connection, the pool checkout and every socket operation.
+    """
+    timeout = settings.OUTBOX_PUBLISH_TIMEOUT
+    started = time.monotonic()
+    try:
+        with kombu.pools.producers[_publish_connection()].acquire(block=True, timeout=timeout) as producer:
+            app.send_task(
+                message.task_name,
+                args=message.args,
+                kwargs=message.kwargs,
+                producer=producer,
+                retry=True,
+                retry_policy={"max_retries": 1, "interval_start": 0.05, "interval_step": 0, "interval_max": 0.05},
+            )
+    except Exception as exc:  # kombu, redis and pool errors alike: the row stays for the relay
+        metrics.increment("outbox_publish_failed", task=message.task_name)
+        logger.warning(
+            "outbox_publish_failed",
+            message_id=message.id,
+            task_name=message.task_name,
+            error_class=type(exc).__name__,
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+        return False
+    metrics.increment("outbox_published", task=message.task_name)
+    return True
+
+
+def _publish_connection() -> Any:
+    """A broker connection template with short timeouts; kombu pools connections per equal template."""
+    timeout = settings.OUTBOX_PUBLISH_TIMEOUT
+    options = {
+        **app.conf.broker_transport_options,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "max_retries": 1,
+    }
+    return app.connection_for_write(transport_options=options)
+
+
+@dataclass(frozen=True)
+class RelaySummary:
+    published: int
+    failed: int
+
+
+def outbox_relay_batch(*, limit: int) -> RelaySummary:
+    """Publish up to `limit` due messages, oldest first; stop at the first the broker refuses.
+
+    One transaction holds the claimed rows (FOR UPDATE SKIP LOCKED) while they
+    are published, so two relays never send the same row at once. Each publish
+    is bounded by outbox_publish; a refused one is pushed back with backoff and
+    the rest wait for the next pass, so a broker outage costs one bounded
+    attempt per pass.
+    """
+    published: list[int] = []
+    failed = 0
+    with transaction.atomic():
+        due = OutboxMessage.objects.select_for_update(skip_locked=True).filter(available_at__lte=timezone.now())
+        for message in due.order_by("available_at", "id")[:limit]:
+            token = set_correlation_id(message.correlation_id or None)
+            try:
+                sent = outbox_publish(message=message)
+            finally:
+                reset_correlation_id(token)
+            if not sent:
+                _push_back(message)
+                failed = 1
+                break
+            published.append(message.id)
+        OutboxMessage.objects.filter(id__in=published).delete()
+    summary = RelaySummary(published=len(published), failed=failed)
+    if published or failed:
+        logger.info("outbox_relayed", **summary.__dict__)
+    return summary
+
+
+def _push_back(message: OutboxMessage) -> None:
+    """Behind the other due messages, so one that keeps failing never holds up the rest.
+
+    No growing backoff: a refused publish almost always means the broker is
+    away for every message alike, and the relay already tries once per pass.
+    """
+    OutboxMessage.objects.filter(id=message.id).update(
+        attempts=F("attempts") + 1,
+        available_at=timezone.now() + datetime.timedelta(seconds=settings.OUTBOX_RELAY_INTERVAL),
+        last_error="the broker did not accept the task",
+    )

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from apps.core.redis import get_client
+from ops_console.celery import app
+from tests.fixtures.broker import isolated_broker_keys, reset_broker_pools
+from tests.servers import silent_tcp_server
+
+
+class BrokerQueues:
+    """Reads the messages waiting on the broker's queues under one key prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def messages(self, queue: str) -> list[dict]:
+        return [json.loads(raw) for raw in get_client("write").lrange(f"{self.prefix}{queue}", 0, -1)]
+
+    def tasks(self, queue: str) -> list[str]:
+        return [message["headers"]["task"] for message in self.messages(queue)]
+
+
+@pytest.fixture
+def broker() -> Iterator[BrokerQueues]:
+    """The broker's queues under this test's own key prefix."""
+    with isolated_broker_keys() as prefix:
+        yield BrokerQueues(prefix)
+
+
+@pytest.fixture
+def stalled_broker(settings) -> Iterator[None]:
+    """The broker accepts connections and never answers (a frozen Redis) until the test ends."""
+    with silent_tcp_server() as port:
+        original = app.conf.broker_write_url
+        app.conf.broker_write_url = f"redis://127.0.0.1:{port}/0"
+        reset_broker_pools()
+        try:
+            yield
+        finally:
+            app.conf.broker_write_url = original
+            reset_broker_pools()

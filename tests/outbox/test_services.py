@@ -1,0 +1,103 @@
+"""The outbox: a hand-off commits with the change, is published at once when it can be, and by the relay when not."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.outbox.models import OutboxMessage
+from apps.outbox.services import outbox_enqueue, outbox_publish, outbox_relay_batch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _due_message(**fields) -> OutboxMessage:
+    defaults = {"task_name": "purchases.create_from_payment", "args": [1], "available_at": timezone.now()}
+    return OutboxMessage.objects.create(**{**defaults, **fields})
+
+
+def test_a_committed_hand_off_is_published_and_its_row_removed(broker):
+    with transaction.atomic():
+        outbox_enqueue(task_name="purchases.create_from_payment", args=[7])
+
+    assert broker.tasks("purchases") == ["purchases.create_from_payment"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_rolled_back_hand_off_is_neither_kept_nor_published(broker):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox_enqueue(task_name="purchases.create_from_payment", args=[7])
+        raise RuntimeError("the change failed")
+
+    assert broker.tasks("purchases") == []
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_hand_off_the_broker_does_not_take_stays_for_the_relay_and_the_caller_carries_on(stalled_broker, settings):
+    started = time.monotonic()
+    with transaction.atomic():
+        outbox_enqueue(task_name="purchases.create_from_payment", args=[7])
+    elapsed = time.monotonic() - started
+
+    message = OutboxMessage.objects.get()
+    assert (message.task_name, message.args) == ("purchases.create_from_payment", [7])
+    assert message.available_at > timezone.now()  # the relay leaves it to its own process for the grace period
+    assert elapsed < 1.0
+
+
+def test_a_publish_to_a_stalled_broker_gives_up_within_its_bound(stalled_broker, settings):
+    settings.OUTBOX_PUBLISH_TIMEOUT = 0.2
+    message = _due_message()
+
+    started = time.monotonic()
+    published = outbox_publish(message=message)
+
+    assert published is False
+    assert time.monotonic() - started < 2 * 0.2 + 0.4
+
+
+def test_the_relay_publishes_due_messages_and_removes_them(broker):
+    _due_message(task_name="purchases.create_from_payment", args=[1])
+    _due_message(task_name="allocations.assign_trainer", args=[2])
+
+    summary = outbox_relay_batch(limit=10)
+
+    assert (summary.published, summary.failed) == (2, 0)
+    assert broker.tasks("purchases") == ["purchases.create_from_payment"]
+    assert broker.tasks("allocations") == ["allocations.assign_trainer"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_relay_leaves_messages_inside_their_grace_period_to_their_own_process(broker):
+    _due_message(available_at=timezone.now() + datetime.timedelta(seconds=30))
+
+    summary = outbox_relay_batch(limit=10)
+
+    assert summary.published == 0
+    assert broker.tasks("purchases") == []
+    assert OutboxMessage.objects.count() == 1
+
+
+def test_the_relay_stops_at_a_refused_publish_and_pushes_that_message_back(stalled_broker):
+    first, second = _due_message(args=[1]), _due_message(args=[2])
+
+    summary = outbox_relay_batch(limit=10)
+
+    assert (summary.published, summary.failed) == (0, 1)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.attempts == 1 and first.available_at > timezone.now()
+    assert second.attempts == 0  # not tried: one bounded attempt per pass while the broker is away
+
+
+def test_the_relay_keeps_the_correlation_id_of_the_request_that_made_the_hand_off(broker):
+    _due_message(correlation_id="req-abc-123")
+
+    outbox_relay_batch(limit=10)
+
+    [message] = broker.messages("purchases")
+    assert message["headers"]["x_correlation_id"] == "req-abc-123"
