@@ -30,6 +30,8 @@ class TrainerAllocation(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     allocated_at = models.DateTimeField(null=True, blank=True)
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,17 @@ take minutes, not hours, and PostgreSQL does the work next to the data. Every
 row has a natural key (course code, email, idempotency key, payment, purchase,
 slot), and every INSERT skips rows that already exist, so re-running is safe
 and a larger scale extends a smaller one.
+
+The seed shares its database with real rows (API traffic after `make run`), so
+every row it makes carries `is_demo = true` and every step reads only demo rows:
+demo payments for demo students on demo courses, allocations of demo purchases
+to demo trainers (within capacity, counting the real allocations they carry),
+sessions for demo allocations. A real row is never assigned, scheduled or
+changed. A boolean column is the least invasive marker that is also durable:
+the natural keys it used before (email domain, `demo-pay-` idempotency keys,
+payment metadata) are chosen by API clients, while `is_demo` is not editable
+and defaults to false in the database, so forms, the API and the pipeline
+never set it.
 """
 
 from __future__ import annotations
@@ -104,8 +115,9 @@ def _seed_courses() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO courses (code, title, status, price, currency, sessions_per_purchase, session_minutes, created_at)
-            SELECT code, title, 'active', price::numeric, 'EUR', sessions, 60, now()
+            INSERT INTO courses (code, title, status, price, currency, sessions_per_purchase, session_minutes,
+                                 is_demo, created_at)
+            SELECT code, title, 'active', price::numeric, 'EUR', sessions, 60, true, now()
             FROM (VALUES {values}) AS c(code, title, price, sessions)
             ON CONFLICT (code) DO NOTHING
             """,
@@ -117,18 +129,21 @@ def _seed_courses() -> int:
 
 
 def _seed_people(table: str, prefix: str, count: int, statuses: tuple[str, str, str], *, with_capacity: bool) -> int:
-    """Students or trainers: deterministic names, emails `<prefix><i>@demo...`, a status mix."""
+    """Students or trainers: deterministic names, emails `<prefix><i>@demo...`, a status mix.
+
+    An email a real person already has is skipped, not adopted.
+    """
     capacity_column, capacity_value = ("capacity, ", "20 + i %% 30, ") if with_capacity else ("", "")
     return _execute(
         table,
         f"""
-        INSERT INTO {table} (full_name, email, phone, status, {capacity_column}created_at, updated_at)
+        INSERT INTO {table} (full_name, email, phone, status, {capacity_column}is_demo, created_at, updated_at)
         SELECT
             (%(first)s::text[])[1 + i %% 30] || ' ' || (%(last)s::text[])[1 + (i / 30) %% 30],
             %(prefix)s || i || '@demo.ops-console.test',
             '+1555' || lpad(i::text, 7, '0'),
             CASE WHEN i %% 17 = 0 THEN %(second)s WHEN i %% 41 = 0 THEN %(third)s ELSE %(first_status)s END,
-            {capacity_value}now() - (i %% 730) * interval '1 day',
+            {capacity_value}true, now() - (i %% 730) * interval '1 day',
             now()
         FROM generate_series(1::bigint, %(count)s) AS i
         ON CONFLICT ((upper(email))) DO NOTHING
@@ -152,10 +167,10 @@ def _seed_trainer_courses() -> int:
         """
         INSERT INTO trainer_courses (trainer_id, course_id)
         SELECT t.id, c.id
-        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM trainers
-              WHERE email LIKE '%%@demo.ops-console.test') AS t
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM trainers WHERE is_demo) AS t
         CROSS JOIN generate_series(0, 2) AS k
-        JOIN (SELECT id, row_number() OVER (ORDER BY code) - 1 AS n, count(*) OVER () AS total FROM courses) AS c
+        JOIN (SELECT id, row_number() OVER (ORDER BY code) - 1 AS n, count(*) OVER () AS total
+              FROM courses WHERE is_demo) AS c
           ON c.n = (t.n + k * 5) %% c.total
         ON CONFLICT DO NOTHING
         """,
@@ -167,14 +182,13 @@ def _seed_payments(scale: DemoScale) -> int:
     return _execute(
         "payments",
         """
-        WITH s AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM students
-                   WHERE email LIKE '%%@demo.ops-console.test'),
+        WITH s AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM students WHERE is_demo),
              c AS (SELECT id, price, currency, row_number() OVER (ORDER BY code) AS n, count(*) OVER () AS total
-                   FROM courses),
+                   FROM courses WHERE is_demo),
              p AS (SELECT i, (i %% 20) AS bucket, now() - ((i * 7919) %% 525600) * interval '1 minute' AS at
                    FROM generate_series(1::bigint, %(payments)s) AS i)
         INSERT INTO payments (student_id, course_id, amount, currency, status, provider, provider_payment_id,
-                              idempotency_key, metadata, created_at, updated_at)
+                              idempotency_key, metadata, is_demo, created_at, updated_at)
         SELECT s.id, c.id, c.price, c.currency,
                CASE WHEN p.bucket < 12 THEN 'succeeded' WHEN p.bucket < 14 THEN 'refunded'
                     WHEN p.bucket < 17 THEN 'failed' WHEN p.bucket < 19 THEN 'pending' ELSE 'created' END,
@@ -182,7 +196,7 @@ def _seed_payments(scale: DemoScale) -> int:
                CASE WHEN p.bucket < 19 THEN 'demo-prov-' || p.i END,
                'demo-pay-' || p.i,
                jsonb_build_object('source', 'seed_demo'),
-               p.at, p.at
+               true, p.at, p.at
         FROM p
         JOIN s ON s.n = 1 + (p.i * 7907) %% %(students)s
         JOIN c ON c.n = 1 + (p.i / 3) %% c.total
@@ -204,15 +218,15 @@ def _seed_purchases() -> int:
                    row_number() OVER (PARTITION BY p.student_id, p.course_id, (p.status = 'succeeded')
                                       ORDER BY p.created_at DESC, p.id DESC) AS rank
             FROM payments p
-            WHERE p.status IN ('succeeded', 'refunded') AND p.idempotency_key LIKE 'demo-pay-%%'
+            WHERE p.is_demo AND p.status IN ('succeeded', 'refunded')
               AND NOT EXISTS (SELECT 1 FROM student_course_purchases x WHERE x.payment_id = p.id)
         )
-        INSERT INTO student_course_purchases (student_id, course_id, payment_id, is_active, created_at)
+        INSERT INTO student_course_purchases (student_id, course_id, payment_id, is_active, is_demo, created_at)
         SELECT s.student_id, s.course_id, s.id,
                s.status = 'succeeded' AND s.rank = 1 AND NOT EXISTS (
                    SELECT 1 FROM student_course_purchases a
                    WHERE a.student_id = s.student_id AND a.course_id = s.course_id AND a.is_active),
-               s.created_at + interval '1 minute'
+               true, s.created_at + interval '1 minute'
         FROM settled s
         ON CONFLICT DO NOTHING
         """,
@@ -221,32 +235,50 @@ def _seed_purchases() -> int:
 
 
 def _seed_allocations() -> int:
-    # Active purchases: mostly active allocations, some pending (no trainer yet)
-    # or rejected; inactive purchases: completed or cancelled.
+    """Demo purchases to demo trainers of the course, never past a trainer's capacity.
+
+    Active purchases: mostly active allocations, some pending (no trainer yet)
+    or rejected; inactive purchases: completed or cancelled. An active one that
+    would overfill its trainer (whose load counts real allocations too) stays
+    pending instead, as the pipeline would leave it.
+    """
     return _execute(
         "trainer_allocations",
         """
-        WITH ct AS (SELECT course_id, trainer_id,
-                           row_number() OVER (PARTITION BY course_id ORDER BY trainer_id) - 1 AS n
-                    FROM trainer_courses),
-             totals AS (SELECT course_id, count(*) AS total FROM trainer_courses GROUP BY course_id),
-             pu AS (SELECT pu.*, pu.id %% totals.total AS slot, CASE
+        WITH ct AS (SELECT tc.course_id, tc.trainer_id, t.capacity,
+                           row_number() OVER (PARTITION BY tc.course_id ORDER BY tc.trainer_id) - 1 AS n,
+                           count(*) OVER (PARTITION BY tc.course_id) AS total
+                    FROM trainer_courses tc JOIN trainers t ON t.id = tc.trainer_id
+                    WHERE t.is_demo),
+             load AS (SELECT trainer_id, count(*) AS active FROM trainer_allocations
+                      WHERE status = 'active' GROUP BY trainer_id),
+             pu AS (SELECT pu.*, CASE
                         WHEN NOT pu.is_active THEN CASE WHEN pu.id %% 3 = 0 THEN 'cancelled' ELSE 'completed' END
                         WHEN pu.id %% 10 = 0 THEN 'pending'
                         WHEN pu.id %% 23 = 0 THEN 'rejected'
                         ELSE 'active' END AS status
                     FROM student_course_purchases pu
-                    JOIN totals ON totals.course_id = pu.course_id
-                    WHERE NOT EXISTS (SELECT 1 FROM trainer_allocations a WHERE a.purchase_id = pu.id))
+                    WHERE pu.is_demo
+                      AND NOT EXISTS (SELECT 1 FROM trainer_allocations a WHERE a.purchase_id = pu.id)),
+             planned AS (SELECT pu.*, ct.trainer_id,
+                                ct.capacity - coalesce(load.active, 0) AS room,
+                                count(*) FILTER (WHERE pu.status = 'active')
+                                    OVER (PARTITION BY ct.trainer_id ORDER BY pu.id) AS nth_active
+                         FROM pu
+                         JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.id %% ct.total
+                         LEFT JOIN load ON load.trainer_id = ct.trainer_id),
+             fitted AS (SELECT planned.*,
+                               CASE WHEN status = 'active' AND nth_active > room THEN 'pending'
+                                    ELSE status END AS fitted_status
+                        FROM planned)
         INSERT INTO trainer_allocations (student_id, course_id, purchase_id, trainer_id, status, allocated_at,
-                                         created_at, updated_at)
-        SELECT pu.student_id, pu.course_id, pu.id,
-               CASE WHEN pu.status = 'pending' THEN NULL ELSE ct.trainer_id END,
-               pu.status,
-               CASE WHEN pu.status = 'pending' THEN NULL ELSE pu.created_at + interval '2 hours' END,
-               pu.created_at + interval '1 minute', now()
-        FROM pu
-        JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.slot
+                                         is_demo, created_at, updated_at)
+        SELECT student_id, course_id, id,
+               CASE WHEN fitted_status = 'pending' THEN NULL ELSE trainer_id END,
+               fitted_status,
+               CASE WHEN fitted_status = 'pending' THEN NULL ELSE created_at + interval '2 hours' END,
+               true, created_at + interval '1 minute', now()
+        FROM fitted
         ON CONFLICT DO NOTHING
         """,
         table="trainer_allocations",
@@ -254,26 +286,26 @@ def _seed_allocations() -> int:
 
 
 def _seed_sessions() -> int:
-    # Weekly sessions for allocations that have a trainer and went ahead.
+    # Weekly sessions for demo allocations that have a trainer and went ahead.
     return _execute(
         "tutoring_sessions",
         """
         WITH a AS (SELECT a.id, a.student_id, a.trainer_id, a.course_id, a.allocated_at,
                           least(c.sessions_per_purchase, 4) AS sessions, c.session_minutes
                    FROM trainer_allocations a JOIN courses c ON c.id = a.course_id
-                   WHERE a.status IN ('active', 'completed')
+                   WHERE a.is_demo AND a.status IN ('active', 'completed')
                      AND NOT EXISTS (SELECT 1 FROM tutoring_sessions t WHERE t.allocation_id = a.id)),
              slots AS (SELECT a.*, k, (a.allocated_at + (k * 7 + 2) * interval '1 day')::date AS day,
                               make_time(9 + (a.id %% 9)::int, 0, 0) AS at
                        FROM a CROSS JOIN LATERAL generate_series(0, a.sessions - 1) AS k)
         INSERT INTO tutoring_sessions (allocation_id, student_id, trainer_id, course_id, scheduled_date,
-                                       scheduled_time, duration_minutes, status, created_at, updated_at)
+                                       scheduled_time, duration_minutes, status, is_demo, created_at, updated_at)
         SELECT id, student_id, trainer_id, course_id, day, at, session_minutes,
                CASE WHEN day >= current_date THEN 'scheduled'
                     WHEN (id + k) %% 19 = 0 THEN 'no_show'
                     WHEN (id + k) %% 13 = 0 THEN 'cancelled'
                     ELSE 'completed' END,
-               allocated_at, now()
+               true, allocated_at, now()
         FROM slots
         ON CONFLICT DO NOTHING
         """,

@@ -22,6 +22,8 @@ class Student(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="student"
     )
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,6 +51,8 @@ class Course(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     sessions_per_purchase = models.PositiveSmallIntegerField(default=4)
     session_minutes = models.PositiveSmallIntegerField(default=60)
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,6 +88,8 @@ class Trainer(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="trainer"
     )
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

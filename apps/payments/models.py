@@ -44,6 +44,8 @@ class Payment(models.Model):
     provider_payment_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     idempotency_key = models.CharField(max_length=128)
     metadata = models.JSONField(default=dict, blank=True)
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

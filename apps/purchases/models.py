@@ -13,6 +13,8 @@ class StudentCoursePurchase(models.Model):
     # One purchase per payment (student_course_purchases_payment_uniq) keeps the pipeline idempotent.
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="purchases", db_index=False)
     is_active = models.BooleanField(default=True)
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

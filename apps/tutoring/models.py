@@ -25,6 +25,8 @@ class TutoringSession(models.Model):
     scheduled_time = models.TimeField()
     duration_minutes = models.PositiveSmallIntegerField(default=60)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
+    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,6 +6,7 @@ from django.db.models import Count, F
 
 from apps.allocations.models import TrainerAllocation
 from apps.demo.services import DemoScale, demo_platform_seed
+from apps.directory.models import Course, Student, Trainer
 from apps.payments.models import Payment
 from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
@@ -20,6 +21,13 @@ def _foreign_keys() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'")
         return cursor.fetchone()[0]
+
+
+def test_every_row_the_seed_makes_is_marked_as_demo():
+    demo_platform_seed(scale=SCALE)
+
+    models = (Course, Student, Trainer, Payment, StudentCoursePurchase, TrainerAllocation, TutoringSession)
+    assert [model.__name__ for model in models if model.objects.filter(is_demo=False).exists()] == []
 
 
 def test_the_demo_has_payments_in_every_status():

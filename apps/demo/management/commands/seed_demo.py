@@ -22,7 +22,8 @@ def _positive_int(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Create a coherent demo platform: courses, students, trainers, payments in every status, "
-        "purchases, allocations and sessions. Safe to re-run; a larger scale extends a smaller one."
+        "purchases, allocations and sessions, all marked is_demo; rows it did not make are never touched. "
+        "Safe to re-run; a larger scale extends a smaller one."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('directory', '0002_students_trainers_user'),
-        ('payments', '0002_payments_created_and_status_indexes'),
+        ('payments', '0003_payments_is_demo'),
     ]
 
     operations = [
