@@ -57,6 +57,7 @@ THIRD_PARTY_APPS = [
 ]
 LOCAL_APPS = [
     "apps.core",
+    "apps.apiclients",
     "apps.directory",
     "apps.payments",
     "apps.purchases",
@@ -268,7 +269,8 @@ DEADLETTER_REPLAY_MAX_BATCH = env_int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimu
 
 # --- API ------------------------------------------------------------------
 
-# Bearer tokens accepted by the JSON API (comma-separated; API_TOKENS_FILE works too).
+# Bootstrap bearer tokens (comma-separated; API_TOKENS_FILE works too), each an all-scopes client
+# named env:bootstrap-<n>. Everything else uses named clients (apps/apiclients, docs/api-clients.md).
 API_TOKENS = [token.strip() for token in (env_secret("API_TOKENS") or "").split(",") if token.strip()]
 # Seconds a webhook signature stays valid (replays inside it are idempotent no-ops).
 PAYMENT_WEBHOOK_TOLERANCE = env_int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
