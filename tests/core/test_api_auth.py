@@ -9,11 +9,13 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
+from django.urls import get_resolver
 from django.utils import timezone
 
 from apps.apiclients.models import ApiClient
 from apps.apiclients.services import api_client_revoke
 from apps.core.api import api_endpoint
+from apps.payments.openapi import SCHEMA
 from tests.apiclients.factories import ApiClientFactory, bearer
 from tests.factories import PaymentFactory, UserFactory
 from tests.logs import logged_events
@@ -189,3 +191,11 @@ def test_a_refused_scope_is_logged_naming_the_client(client, caplog):
 
     [line] = logged_events(caplog, "api_scope_refused")
     assert (line["actor"], line["scope"]) == ("reporting", "payments:read")
+
+
+def test_the_openapi_schema_names_the_scope_each_view_enforces():
+    api = next(pattern for pattern in get_resolver().url_patterns if str(pattern.pattern) == "api/")
+    for route in api.url_patterns:
+        path = "/api/" + str(route.pattern).replace("<int:", "{").replace(">", "}")
+        [operation] = SCHEMA["paths"][path].values()
+        assert operation.get("x-scope") == route.callback.api_scope, path
