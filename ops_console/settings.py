@@ -57,6 +57,7 @@ THIRD_PARTY_APPS = [
 ]
 LOCAL_APPS = [
     "apps.core",
+    "apps.apiclients",
     "apps.directory",
     "apps.payments",
     "apps.purchases",
@@ -279,7 +280,8 @@ DEADLETTER_REPLAY_MAX_BATCH = env_int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimu
 
 # --- API ------------------------------------------------------------------
 
-# Bearer tokens accepted by the JSON API (comma-separated; API_TOKENS_FILE works too).
+# Bootstrap bearer tokens (comma-separated; API_TOKENS_FILE works too), each an all-scopes client
+# named env:bootstrap-<n>. Everything else uses named clients (apps/apiclients, docs/api-clients.md).
 API_TOKENS = [token.strip() for token in (env_secret("API_TOKENS") or "").split(",") if token.strip()]
 # Largest request body the API reads (bytes); a larger one is refused 413 by its Content-Length.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 65536, minimum=1024)

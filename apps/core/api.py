@@ -1,25 +1,31 @@
 """JSON API plumbing: authentication, body parsing and errors in one shape.
 
 Views stay thin: they parse input, call one service or selector and shape the
-output. Anything that goes wrong is an ApiError, rendered by `api_endpoint`
+output. Each endpoint names the scope it needs (apps.apiclients.models.ApiScope):
+a bearer token must carry it, a staff session (reads only) must hold the
+matching Django permission. Anything that goes wrong is an ApiError, rendered by `api_endpoint`
 as {"error": {"code", "message", "fields"}, "correlation_id"}.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+import structlog
 from django import forms
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.apiclients.models import SESSION_PERMISSIONS, ApiScope
+from apps.apiclients.services import ApiPrincipal, TokenRefused, api_client_authenticate
 from apps.core.errors import error_response
+
+logger = structlog.get_logger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -44,34 +50,108 @@ class ApiError(Exception):
         self.extra = extra or {}
 
 
-def _bearer_token_valid(request: HttpRequest) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return False
-    # Compare against every token, in constant time each, so timing says nothing.
-    matches = [hmac.compare_digest(token.encode(), known.encode()) for known in settings.API_TOKENS]
-    return any(matches)
+def _bearer_token(request: HttpRequest) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
-def _authenticated(request: HttpRequest) -> bool:
-    """A service bearer token, or a staff session for reads (sessions would need CSRF for writes)."""
-    if _bearer_token_valid(request):
-        return True
+_TOKEN_REFUSALS = {
+    "unauthenticated": "Send a valid API token as 'Authorization: Bearer <token>'.",
+    "token_expired": "This API token has expired; ask an operator for a new one.",
+    "token_revoked": "This API token was revoked; ask an operator for a new one.",
+}
+
+
+def _unauthenticated(request: HttpRequest, *, code: str, token_sent: bool) -> HttpResponse:
+    """401; RFC 6750 marks a refused token (as opposed to none) with error="invalid_token"."""
+    challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
+    return error_response(
+        request, status=401, code=code, message=_TOKEN_REFUSALS[code], headers={"WWW-Authenticate": challenge}
+    )
+
+
+class _Actor(NamedTuple):
+    """Who a request acts as, for the logs; `principal` is None for a staff session."""
+
+    name: str
+    kind: str
+    principal: ApiPrincipal | None
+
+
+def _actor(request: HttpRequest) -> _Actor | HttpResponse:
+    """A bearer token, or else a staff session for reads (sessions would need CSRF for writes).
+
+    A token, when sent, is the only credential looked at. Runs at most one
+    query (and a throttled last_used_at UPDATE) for a database client.
+    """
+    token = _bearer_token(request)
+    if token is not None:
+        try:
+            principal = api_client_authenticate(token=token)
+        except TokenRefused as exc:
+            logger.warning("api_token_refused", reason=exc.code, client=exc.client_name)
+            return _unauthenticated(request, code=exc.code, token_sent=True)
+        return _Actor(name=principal.name, kind="api_client", principal=principal)
     user = getattr(request, "user", None)
-    return bool(user and user.is_authenticated and user.is_staff and request.method in SAFE_METHODS)
+    if user and user.is_authenticated and user.is_staff and request.method in SAFE_METHODS:
+        return _Actor(name=user.get_username(), kind="staff", principal=None)
+    return _unauthenticated(request, code="unauthenticated", token_sent=False)
 
 
-def api_endpoint(*, methods: tuple[str, ...], authenticated: bool = True) -> Callable[[Callable[..., Any]], Any]:
-    """Method check, authentication and ApiError rendering for a JSON view.
+def _forbidden(request: HttpRequest, actor: _Actor, scope: str) -> HttpResponse | None:
+    """403 when a token lacks `scope`, or a staff session its Django permission (superusers have all)."""
+    if actor.principal is not None:
+        if actor.principal.has_scope(scope):
+            return None
+        logger.warning("api_scope_refused", scope=scope)
+        return error_response(
+            request,
+            status=403,
+            code="insufficient_scope",
+            message=f"This API token lacks the {scope} scope.",
+            extra={"scope": scope},
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
+    permission = SESSION_PERMISSIONS.get(scope)
+    if permission is not None and request.user.has_perm(permission):
+        return None
+    logger.warning("api_permission_refused", scope=scope, permission=permission)
+    return error_response(
+        request,
+        status=403,
+        code="permission_denied",
+        message=f"Your account lacks the {permission} permission." if permission else "Use an API token.",
+        extra={"permission": permission},
+    )
 
+
+def _checked_scope(view: Callable[..., Any], *, scope: str | None, authenticated: bool) -> str | None:
+    """An authenticated endpoint must name one of ApiScope; checked when the view module is imported."""
+    if authenticated and scope not in ApiScope.values:
+        raise ImproperlyConfigured(
+            f"{view.__module__}.{view.__qualname__}: api_endpoint needs scope= one of {', '.join(ApiScope.values)}"
+        )
+    return scope
+
+
+def api_endpoint(
+    *, methods: tuple[str, ...], scope: str | None = None, authenticated: bool = True
+) -> Callable[[Callable[..., Any]], Any]:
+    """Method check, authentication, `scope` and ApiError rendering for a JSON view.
+
+    Sets request.api_client (an ApiPrincipal, or None for a staff session) and
+    binds `actor` into the log context, so every line of the request names who.
     CSRF is exempt because writes authenticate with a bearer token, never a cookie.
     """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        required = _checked_scope(view, scope=scope, authenticated=authenticated)
+
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            request.api_client = None  # type: ignore[attr-defined]
             if request.method not in methods:
                 return error_response(
                     request,
@@ -80,25 +160,29 @@ def api_endpoint(*, methods: tuple[str, ...], authenticated: bool = True) -> Cal
                     message=f"Use {', '.join(methods)}.",
                     headers={"Allow": ", ".join(methods)},
                 )
-            if authenticated and not _authenticated(request):
-                return error_response(
-                    request,
-                    status=401,
-                    code="unauthenticated",
-                    message="Send a valid API token as 'Authorization: Bearer <token>'.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            try:
-                _ensure_body_fits(request)
-                return view(request, *args, **kwargs)
-            except ApiError as exc:
-                return error_response(
-                    request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields, extra=exc.extra
-                )
+            if required is None:
+                return _respond(view, request, *args, **kwargs)
+            actor = _actor(request)
+            if isinstance(actor, HttpResponse):
+                return actor
+            request.api_client = actor.principal  # type: ignore[attr-defined]
+            with structlog.contextvars.bound_contextvars(actor=actor.name, actor_kind=actor.kind):
+                return _forbidden(request, actor, required) or _respond(view, request, *args, **kwargs)
 
+        wrapper.api_scope = required  # type: ignore[attr-defined]  (the OpenAPI test reads it)
         return wrapper
 
     return decorate
+
+
+def _respond(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    try:
+        _ensure_body_fits(request)
+        return view(request, *args, **kwargs)
+    except ApiError as exc:
+        return error_response(
+            request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields, extra=exc.extra
+        )
 
 
 def _ensure_body_fits(request: HttpRequest) -> None:

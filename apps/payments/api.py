@@ -91,7 +91,7 @@ def _payment_or_404(payment_id: int) -> Payment:
     return payment
 
 
-@api_endpoint(methods=("POST",))
+@api_endpoint(methods=("POST",), scope="payments:write")
 def payment_create_view(request: HttpRequest) -> JsonResponse:
     key = _idempotency_key(request)
     data = validated(PaymentCreateForm, json_object(request))
@@ -124,19 +124,19 @@ def _provider_error(key: str, status: int, code: str, message: str) -> ApiError:
     )
 
 
-@api_endpoint(methods=("GET",))
+@api_endpoint(methods=("GET",), scope="payments:read")
 def payment_detail_view(request: HttpRequest, payment_id: int) -> JsonResponse:
     return JsonResponse(payment_to_dict(_payment_or_404(payment_id)))
 
 
-@api_endpoint(methods=("GET",))
+@api_endpoint(methods=("GET",), scope="payments:read")
 def student_payment_list_view(request: HttpRequest, student_id: int) -> JsonResponse:
     data = validated(PaymentListForm, request.GET.dict())
     rows = payment_list_for_student_cached(student_id=student_id, status=data["status"], limit=data["limit"] or 50)
     return JsonResponse({"results": rows})
 
 
-@api_endpoint(methods=("POST",))
+@api_endpoint(methods=("POST",), scope="payments:write")
 def payment_status_view(request: HttpRequest, payment_id: int) -> JsonResponse:
     """Operator transition (e.g. mark refunded); the state machine decides."""
     data = validated(PaymentStatusForm, json_object(request))

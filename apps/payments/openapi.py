@@ -75,7 +75,8 @@ def _payment(description: str) -> dict[str, Any]:
 
 
 _COMMON_ERRORS = {
-    "401": _error("Missing or invalid bearer token"),
+    "401": _error("Missing, unknown (unauthenticated), expired (token_expired) or revoked (token_revoked) token"),
+    "403": _error("The token lacks the operation's x-scope (insufficient_scope), or the staff session its permission"),
     "429": _error("Rate limited; see Retry-After"),
     "503": _error("Database unavailable or busy; see Retry-After"),
     "504": _error("The request's deadline passed"),
@@ -85,7 +86,13 @@ SCHEMA: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "ops-console API", "version": "1"},
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "bearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A named API client's token; each operation names the scope it needs as x-scope.",
+            }
+        },
         "schemas": {"Error": _ERROR, "Payment": _PAYMENT, "PaymentCreate": _PAYMENT_CREATE},
     },
     "security": [{"bearer": []}],
@@ -93,6 +100,7 @@ SCHEMA: dict[str, Any] = {
         "/api/payments": {
             "post": {
                 "operationId": "payment_create",
+                "x-scope": "payments:write",
                 "summary": "Create and charge a payment, once per Idempotency-Key",
                 "parameters": [
                     {
@@ -120,6 +128,7 @@ SCHEMA: dict[str, Any] = {
         "/api/payments/{payment_id}": {
             "get": {
                 "operationId": "payment_detail",
+                "x-scope": "payments:read",
                 "parameters": [{"name": "payment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {"200": _payment("The payment"), "404": _error("No such payment"), **_COMMON_ERRORS},
             }
@@ -127,6 +136,7 @@ SCHEMA: dict[str, Any] = {
         "/api/payments/{payment_id}/status": {
             "post": {
                 "operationId": "payment_status",
+                "x-scope": "payments:write",
                 "summary": "Move a payment through its state machine",
                 "parameters": [{"name": "payment_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "requestBody": {
@@ -154,6 +164,7 @@ SCHEMA: dict[str, Any] = {
         "/api/students/{student_id}/payments": {
             "get": {
                 "operationId": "student_payment_list",
+                "x-scope": "payments:read",
                 "summary": "A student's payments in one status, newest first",
                 "parameters": [
                     {"name": "student_id", "in": "path", "required": True, "schema": {"type": "integer"}},

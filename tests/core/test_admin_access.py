@@ -10,6 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from apps.deadletters.models import DeadLetterAction, QueueDepthSample
+from tests.apiclients.factories import ApiClientFactory
 from tests.deadletters.factories import DeadLetterFactory
 from tests.factories import (
     AllocationFactory,
@@ -26,6 +27,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 FACTORIES = {
+    "apiclients.apiclient": ApiClientFactory,
     "directory.student": StudentFactory,
     "directory.course": CourseFactory,
     "directory.trainer": TrainerFactory,
