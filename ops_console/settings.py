@@ -239,6 +239,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Namespace of every broker key; lets two deployments (or test runs) share one Redis.
     "global_keyprefix": env_str("CELERY_BROKER_KEY_PREFIX", ""),
 }
+# Every other publish (.delay(), replays, beat) retries at most twice, 0.2 s apart, each send bounded by the
+# transport's socket timeout above: Celery's default would retry three times.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Default prefetch; each queue's worker command sets its own (docs/workers.md).
 CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)

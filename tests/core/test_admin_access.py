@@ -8,8 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.deadletters.models import DeadLetterAction, QueueDepthSample
+from apps.outbox.models import OutboxMessage
 from tests.apiclients.factories import ApiClientFactory
 from tests.deadletters.factories import DeadLetterFactory
 from tests.factories import (
@@ -40,6 +42,9 @@ FACTORIES = {
         dead_letter=DeadLetterFactory(), kind=DeadLetterAction.Kind.RECORDED
     ),
     "deadletters.queuedepthsample": lambda: QueueDepthSample.objects.create(queue="allocations", depth=3),
+    "outbox.outboxmessage": lambda: OutboxMessage.objects.create(
+        task_name="purchases.create_from_payment", args=[1], available_at=timezone.now()
+    ),
     "auth.user": UserFactory,
     "auth.group": lambda: Group.objects.create(name="operators"),
 }
