@@ -30,9 +30,9 @@ def deadletter_fingerprint_expression(task_name: Any, args: Any, kwargs: Any) ->
     The stored `DeadLetter.fingerprint` and the selectors that look letters up
     by call must build it here, the same way.
     """
-    as_text = [Cast(part, models.TextField()) for part in (args, kwargs)]
-    call = Concat(task_name, models.Value(":"), as_text[0], models.Value(":"), as_text[1], output_field=models.TextField())
-    return MD5(call)
+    args_text, kwargs_text = (Cast(part, models.TextField()) for part in (args, kwargs))
+    colon = models.Value(":")
+    return MD5(Concat(task_name, colon, args_text, colon, kwargs_text, output_field=models.TextField()))
 
 
 class DeadLetter(models.Model):
