@@ -70,7 +70,7 @@ class DeadLetter(models.Model):
         db_table = "dead_letters"
         ordering = ["-last_failed_at", "-id"]
         constraints = [
-            # Recording: INSERT ... ON CONFLICT (task_id): one letter per failed task id, however often it is redelivered.
+            # Recording: WHERE task_id = %s FOR UPDATE; one letter per failed task id, however often it is redelivered.
             models.UniqueConstraint(fields=["task_id"], name="dead_letters_task_id_uniq"),
             # Recording and the resume job: WHERE fingerprint = %s AND status IN (new, replayed); one open letter per call.
             models.UniqueConstraint(

@@ -113,13 +113,13 @@ def _record_once(record: DeadLetterRecord, task_id: str) -> DeadLetter:
         letter = DeadLetter.objects.create(task_id=task_id, **values)
         _audit(letter, DeadLetterAction.Kind.RECORDED, None, {"reason": record.reason})
         return letter
-    replay_failed = letter.status == DeadLetterStatus.REPLAYED
+    if letter.status == DeadLetterStatus.REPLAYED:  # back to the operators' queue; its replay may yet resolve it
+        letter.status = DeadLetterStatus.NEW
+        detail = {"reason": record.reason, "task_id": task_id, "after_replay": letter.replayed_task_id}
+        _audit(letter, DeadLetterAction.Kind.RECORDED, None, detail)
     for name, value in {**values, "task_id": task_id}.items():
         setattr(letter, name, value)
     letter.failures += 1
-    if replay_failed:  # back to the operators' queue; a replay still in flight may yet resolve it
-        letter.status = DeadLetterStatus.NEW
-        _audit(letter, DeadLetterAction.Kind.RECORDED, None, {"reason": record.reason, "replay_failed": task_id})
     letter.save()
     return letter
 

@@ -133,7 +133,11 @@ def test_a_replayed_letter_that_fails_again_is_counted_and_goes_back_to_new():
     assert DeadLetter.objects.count() == 1
     assert (letter.status, letter.failures, letter.message) == (DeadLetter.Status.NEW, 2, "still failing")
     assert list(letter.actions.order_by("id").values_list("kind", flat=True)) == ["recorded", "replayed", "recorded"]
-    assert letter.actions.order_by("id").last().detail["replay_failed"] == plan.task_id
+    assert letter.actions.order_by("id").last().detail == {
+        "reason": "permanent",
+        "task_id": plan.task_id,
+        "after_replay": plan.task_id,
+    }
 
 
 def test_a_replay_that_succeeds_resolves_its_letter_even_after_the_call_failed_again_elsewhere():
