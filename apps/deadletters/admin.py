@@ -48,8 +48,10 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "exception_class",
         "reason",
         "status",
+        "failures",
         "attempts",
         "deliveries",
+        "first_failed_at",
         "last_failed_at",
         "correlation_id",
     )

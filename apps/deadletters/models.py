@@ -6,8 +6,11 @@ letters past DEADLETTER_RETENTION_DAYS), and each prune is itself audited.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import MD5, Cast, Concat
 
 
 class DeadLetterStatus(models.TextChoices):
@@ -15,6 +18,21 @@ class DeadLetterStatus(models.TextChoices):
     REPLAYED = "replayed", "Replayed"
     DISCARDED = "discarded", "Discarded"
     RESOLVED = "resolved", "Resolved"
+
+
+# A letter is open until an operator (or a successful replay) closes it.
+OPEN_STATUSES = (DeadLetterStatus.NEW, DeadLetterStatus.REPLAYED)
+
+
+def deadletter_fingerprint_expression(task_name: Any, args: Any, kwargs: Any) -> MD5:
+    """md5(task name : args::text : kwargs::text). jsonb's text is canonical (key order, spacing), so equal calls match.
+
+    The stored `DeadLetter.fingerprint` and the selectors that look letters up
+    by call must build it here, the same way.
+    """
+    args_text, kwargs_text = (Cast(part, models.TextField()) for part in (args, kwargs))
+    colon = models.Value(":")
+    return MD5(Concat(task_name, colon, args_text, colon, kwargs_text, output_field=models.TextField()))
 
 
 class DeadLetter(models.Model):
@@ -32,22 +50,34 @@ class DeadLetter(models.Model):
     traceback = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=1)
     deliveries = models.PositiveIntegerField(default=1)
-    # Times the same task id reached the dead-letter queue (a redelivery after recording).
-    failures = models.PositiveIntegerField(default=1)
+    # The task and its arguments: failures of the same call while the letter is open update this letter.
+    fingerprint = models.GeneratedField(
+        expression=deadletter_fingerprint_expression(models.F("task_name"), models.F("args"), models.F("kwargs")),
+        output_field=models.CharField(max_length=32),
+        db_persist=True,
+    )
+    # Failures grouped into this letter: the same call again while open, or its message redelivered.
+    failures = models.PositiveIntegerField("count", default=1)
     correlation_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     replayed_task_id = models.CharField(max_length=64, blank=True)
     replay_count = models.PositiveIntegerField(default=0)
     first_failed_at = models.DateTimeField(auto_now_add=True)
-    last_failed_at = models.DateTimeField(auto_now_add=True)
+    last_failed_at = models.DateTimeField("last seen", auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "dead_letters"
         ordering = ["-last_failed_at", "-id"]
         constraints = [
-            # Recording: INSERT ... ON CONFLICT (task_id): one letter per failed task id, however often it is redelivered.
+            # Recording: WHERE task_id = %s FOR UPDATE; one letter per failed task id, however often it is redelivered.
             models.UniqueConstraint(fields=["task_id"], name="dead_letters_task_id_uniq"),
+            # Recording and the resume job: WHERE fingerprint = %s AND status IN (new, replayed); one open letter per call.
+            models.UniqueConstraint(
+                fields=["fingerprint"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="dead_letters_open_fingerprint_uniq",
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=DeadLetterStatus.values), name="dead_letters_status_valid"
             ),
@@ -72,7 +102,7 @@ class DeadLetter(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in (DeadLetterStatus.NEW, DeadLetterStatus.REPLAYED)
+        return self.status in OPEN_STATUSES
 
 
 class DeadLetterAction(models.Model):

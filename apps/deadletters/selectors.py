@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, replace
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Exists, Expression, JSONField, Max, QuerySet, Value
+from django.db.models.functions import JSONArray
 
-from apps.deadletters.models import DeadLetter, DeadLetterStatus
+from apps.deadletters.models import OPEN_STATUSES, DeadLetter, DeadLetterStatus, deadletter_fingerprint_expression
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,13 @@ def deadletter_groups_by_exception(*, status: str = DeadLetterStatus.NEW) -> lis
         .annotate(count=Count("id"), last_failed_at=Max("last_failed_at"))
         .order_by("-count", "exception_class")
     )
+
+
+def deadletter_open_for_call(*, task_name: str, arg: Expression) -> Exists:
+    """Whether `task_name(arg)` has an open letter, as an Exists() over the caller's rows (e.g. arg=OuterRef("id")).
+
+    For single-positional-argument tasks enqueued as `task.delay(id)`, like the
+    pipeline's steps; looked up through dead_letters_open_fingerprint_uniq.
+    """
+    call = deadletter_fingerprint_expression(Value(task_name), JSONArray(arg), Value({}, output_field=JSONField()))
+    return Exists(DeadLetter.objects.filter(fingerprint=call, status__in=OPEN_STATUSES))

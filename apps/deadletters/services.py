@@ -1,8 +1,12 @@
 """Dead-letter writes: record a failure, replay, discard, prune. The admin and the console call these.
 
 Concurrency, in order:
-1. Recording is INSERT ... ON CONFLICT (task_id): a message redelivered after
-   it was dead-lettered updates the same letter instead of adding another.
+1. Recording groups failures: a message redelivered after it was
+   dead-lettered (same task id), or the same task failing again with the same
+   arguments while its letter is open (same fingerprint), updates that letter
+   under a row lock. A new letter relies on the unique indexes
+   (dead_letters_task_id_uniq, dead_letters_open_fingerprint_uniq): a racing
+   recorder's insert fails, and its retry finds and updates the winner's letter.
 2. Replay and discard lock the letter (SELECT ... FOR UPDATE), so two
    operators clicking at once produce one replay.
 3. A replay is enqueued when the status change commits, under a task id stored
@@ -19,18 +23,27 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, JSONField, Q, Value, When
 from django.utils import timezone
 
 from apps.core.context import reset_correlation_id, set_correlation_id
 from apps.core.tasks import REPLAY_HEADER
-from apps.deadletters.models import DeadLetter, DeadLetterAction, DeadLetterStatus, QueueDepthSample
+from apps.deadletters.models import (
+    OPEN_STATUSES,
+    DeadLetter,
+    DeadLetterAction,
+    DeadLetterStatus,
+    QueueDepthSample,
+    deadletter_fingerprint_expression,
+)
 from apps.deadletters.selectors import DeadLetterFilter, deadletter_list
 
 logger = structlog.get_logger(__name__)
 
-REPLAYABLE = (DeadLetterStatus.NEW, DeadLetterStatus.REPLAYED)
+REPLAYABLE = OPEN_STATUSES
+# Tries of one recording that lose an insert race before giving up (the loser's retry finds the winner).
+RECORD_TRIES = 3
 
 
 class DeadLetterError(Exception):
@@ -75,24 +88,55 @@ class ReplayPlan:
 
 
 def deadletter_record(*, record: DeadLetterRecord) -> DeadLetter:
-    """Store a failed task once per task id; a repeat bumps its counters. One or two queries."""
-    now = timezone.now()
+    """File a failure: one letter per task id, and one open letter per task and arguments.
+
+    A repeat updates its letter (count, last seen, the latest error, task id and
+    correlation id) instead of adding a row, so a step that keeps failing does
+    not bury the queue. Two or three queries; step 1 of the module docstring.
+    """
     task_id = record.task_id or f"direct-{uuid.uuid4().hex}"
-    values = {
-        **{k: v for k, v in record.__dict__.items() if k != "task_id"},
-        "last_failed_at": now,
-    }
-    with transaction.atomic():
-        letter, created = DeadLetter.objects.select_for_update().get_or_create(task_id=task_id, defaults=values)
-        if created:
-            _audit(letter, DeadLetterAction.Kind.RECORDED, None, {"reason": record.reason})
-        else:
-            for name, value in values.items():
-                setattr(letter, name, value)
-            letter.failures = F("failures") + 1
-            letter.save()
-            letter.refresh_from_db()
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            with transaction.atomic():
+                return _record_once(record, task_id)
+        except IntegrityError:  # a racing recorder inserted the letter first
+            if attempt == RECORD_TRIES:
+                raise
+            logger.info("deadletter_record_race_lost", task_name=record.task_name, attempt=attempt)
+    raise AssertionError("unreachable")
+
+
+def _record_once(record: DeadLetterRecord, task_id: str) -> DeadLetter:
+    values = {**{k: v for k, v in record.__dict__.items() if k != "task_id"}, "last_failed_at": timezone.now()}
+    letter = _letter_for_update(record, task_id)
+    if letter is None:
+        letter = DeadLetter.objects.create(task_id=task_id, **values)
+        _audit(letter, DeadLetterAction.Kind.RECORDED, None, {"reason": record.reason})
+        return letter
+    if letter.status == DeadLetterStatus.REPLAYED:  # back to the operators' queue; its replay may yet resolve it
+        letter.status = DeadLetterStatus.NEW
+        detail = {"reason": record.reason, "task_id": task_id, "after_replay": letter.replayed_task_id}
+        _audit(letter, DeadLetterAction.Kind.RECORDED, None, detail)
+    for name, value in {**values, "task_id": task_id}.items():
+        setattr(letter, name, value)
+    letter.failures += 1
+    letter.save()
     return letter
+
+
+def _letter_for_update(record: DeadLetterRecord, task_id: str) -> DeadLetter | None:
+    """The letter this failure belongs to, locked: its task id's (a redelivery), else the open one for its call."""
+    same_call = deadletter_fingerprint_expression(
+        Value(record.task_name),
+        Value(record.args, output_field=JSONField()),
+        Value(record.kwargs, output_field=JSONField()),
+    )
+    return (
+        DeadLetter.objects.select_for_update()
+        .filter(Q(task_id=task_id) | Q(fingerprint=same_call, status__in=OPEN_STATUSES))
+        .order_by(Case(When(task_id=task_id, then=0), default=1))
+        .first()
+    )
 
 
 # --- replay ---------------------------------------------------------------------
@@ -156,10 +200,14 @@ def deadletter_dry_run(*, deadletter_ids: Iterable[int]) -> list[ReplayPlan]:
 
 
 def deadletter_mark_resolved_by_replay(*, deadletter_id: int, task_id: str) -> bool:
-    """A replayed task succeeded: resolve its letter (a conditional update; a repeat does nothing)."""
-    resolved = DeadLetter.objects.filter(
-        id=deadletter_id, status=DeadLetterStatus.REPLAYED, replayed_task_id=task_id
-    ).update(status=DeadLetterStatus.RESOLVED, resolved_at=timezone.now())
+    """A replayed task succeeded: resolve its letter (a conditional update; a repeat does nothing).
+
+    Also when the letter went back to new meanwhile (the same call failed again
+    elsewhere): the work is done now.
+    """
+    resolved = DeadLetter.objects.filter(id=deadletter_id, status__in=OPEN_STATUSES, replayed_task_id=task_id).update(
+        status=DeadLetterStatus.RESOLVED, resolved_at=timezone.now()
+    )
     if resolved:
         DeadLetterAction.objects.create(
             dead_letter_id=deadletter_id,

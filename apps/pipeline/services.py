@@ -14,10 +14,11 @@ import datetime
 from dataclasses import dataclass
 
 import structlog
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
+from apps.deadletters.selectors import deadletter_open_for_call
 from apps.outbox.services import outbox_enqueue
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.selectors import payment_cache_invalidate_for_student
@@ -72,41 +73,72 @@ class ResumeSummary:
     purchases: int
     allocations: int
     schedules: int
+    # Stalled steps left alone because their task has an open dead letter: an operator acts first.
+    skipped: int = 0
 
 
 def pipeline_resume_stalled(*, older_than: datetime.timedelta, limit: int = 500) -> ResumeSummary:
     """Re-enqueue steps whose hand-off was lost (a crash between commit and enqueue). Three queries.
 
     Beat runs this; every step is idempotent, so an enqueue for work already
-    under way costs one no-op task.
+    under way costs one no-op task. A step whose task and id have an open dead
+    letter failed for good: it is skipped (each query checks, resumable rows
+    first), or beat would file the same failure every five minutes.
     """
     from apps.allocations.tasks import allocations_assign_trainer
     from apps.purchases.tasks import purchases_create_from_payment
     from apps.tutoring.tasks import tutoring_schedule_sessions
 
     cutoff = timezone.now() - older_than
-    payments = list(
-        Payment.objects.filter(status=PaymentStatus.SUCCEEDED, updated_at__lt=cutoff)
-        .exclude(Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id"))))
-        .values_list("id", flat=True)[:limit]
+    payments = _split_dead_lettered(
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED, updated_at__lt=cutoff).exclude(
+            Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id")))
+        ),
+        purchases_create_from_payment.name,
+        limit,
     )
-    purchases = list(
-        StudentCoursePurchase.objects.filter(is_active=True, created_at__lt=cutoff)
-        .exclude(Exists(TrainerAllocation.objects.filter(purchase_id=OuterRef("id"))))
-        .values_list("id", flat=True)[:limit]
+    purchases = _split_dead_lettered(
+        StudentCoursePurchase.objects.filter(is_active=True, created_at__lt=cutoff).exclude(
+            Exists(TrainerAllocation.objects.filter(purchase_id=OuterRef("id")))
+        ),
+        allocations_assign_trainer.name,
+        limit,
     )
-    allocations = list(
+    allocations = _split_dead_lettered(
         TrainerAllocation.objects.filter(status=TrainerAllocation.Status.ACTIVE, updated_at__lt=cutoff)
         .annotate(sessions_count=Count("sessions"))
-        .filter(sessions_count__lt=F("course__sessions_per_purchase"))
-        .values_list("id", flat=True)[:limit]
+        .filter(sessions_count__lt=F("course__sessions_per_purchase")),
+        tutoring_schedule_sessions.name,
+        limit,
     )
-    for payment_id in payments:
+    for payment_id in payments.resumable:
         purchases_create_from_payment.delay(payment_id)
-    for purchase_id in purchases:
+    for purchase_id in purchases.resumable:
         allocations_assign_trainer.delay(purchase_id)
-    for allocation_id in allocations:
+    for allocation_id in allocations.resumable:
         tutoring_schedule_sessions.delay(allocation_id)
-    summary = ResumeSummary(purchases=len(payments), allocations=len(purchases), schedules=len(allocations))
+    summary = ResumeSummary(
+        purchases=len(payments.resumable),
+        allocations=len(purchases.resumable),
+        schedules=len(allocations.resumable),
+        skipped=payments.skipped + purchases.skipped + allocations.skipped,
+    )
     logger.info("pipeline_resumed", **summary.__dict__)
     return summary
+
+
+@dataclass(frozen=True)
+class _Stalled:
+    resumable: list[int]
+    skipped: int
+
+
+def _split_dead_lettered(stalled: QuerySet, task_name: str, limit: int) -> _Stalled:
+    """Up to `limit` stalled ids, those whose `task_name(id)` has no open dead letter first. One query."""
+    rows = list(
+        stalled.annotate(dead_lettered=deadletter_open_for_call(task_name=task_name, arg=OuterRef("id")))
+        .order_by("dead_lettered", "id")
+        .values_list("id", "dead_lettered")[:limit]
+    )
+    resumable = [object_id for object_id, dead_lettered in rows if not dead_lettered]
+    return _Stalled(resumable=resumable, skipped=len(rows) - len(resumable))

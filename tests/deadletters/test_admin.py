@@ -28,6 +28,15 @@ def test_the_changelist_shows_groups_by_exception_and_filters_by_them(staff_clie
     assert staff_client.get(f"{CHANGELIST}?exception_class__exact=x.Timeout").status_code == 200
 
 
+def test_the_changelist_shows_how_often_each_letter_failed_and_when_it_was_last_seen(staff_client):
+    DeadLetterFactory(failures=7)
+
+    content = staff_client.get(CHANGELIST).content.decode()
+
+    assert ">Count</a>" in content and ">Last seen</a>" in content
+    assert '<td class="field-failures">7</td>' in content
+
+
 def test_the_change_page_shows_the_audit_trail(staff_client):
     letter = DeadLetterFactory()
 

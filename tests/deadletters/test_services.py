@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import datetime
+import threading
+import time
+from dataclasses import replace
+from typing import Any
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.core.tasks import DeadLetterReason
@@ -13,20 +18,23 @@ from apps.deadletters.services import (
     DeadLetterRecord,
     deadletter_discard,
     deadletter_dry_run,
+    deadletter_mark_resolved_by_replay,
     deadletter_prune,
     deadletter_record,
     deadletter_replay,
     deadletter_replay_matching,
 )
+from apps.directory.models import Student
 from apps.purchases.models import StudentCoursePurchase
+from apps.purchases.tasks import purchases_create_from_payment
 from tests.deadletters.factories import DeadLetterFactory
-from tests.factories import PurchaseFactory, StaffUserFactory
+from tests.factories import PaymentFactory, PurchaseFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _record(task_id: str = "task-1") -> DeadLetterRecord:
-    return DeadLetterRecord(
+def _record(task_id: str = "task-1", **changes: Any) -> DeadLetterRecord:
+    record = DeadLetterRecord(
         task_id=task_id,
         task_name="purchases.create_from_payment",
         queue="purchases",
@@ -39,6 +47,7 @@ def _record(task_id: str = "task-1") -> DeadLetterRecord:
         attempts=1,
         deliveries=1,
     )
+    return replace(record, **changes)
 
 
 def test_recording_the_same_task_twice_keeps_one_letter_and_counts_the_failures():
@@ -48,6 +57,146 @@ def test_recording_the_same_task_twice_keeps_one_letter_and_counts_the_failures(
     assert DeadLetter.objects.count() == 1
     assert letter.failures == 2
     assert list(letter.actions.values_list("kind", flat=True)) == ["recorded"]
+
+
+def test_the_same_task_failing_for_good_three_times_files_one_letter_counted_three_times():
+    payment = PaymentFactory(student__status=Student.Status.PAUSED)
+
+    for _ in range(3):
+        purchases_create_from_payment.apply(args=[payment.id])
+
+    letter = DeadLetter.objects.get()
+    assert (letter.args, letter.failures, letter.status) == ([payment.id], 3, DeadLetter.Status.NEW)
+    assert letter.last_failed_at > letter.first_failed_at
+    assert list(letter.actions.values_list("kind", flat=True)) == ["recorded"]
+
+
+def test_a_repeated_failure_keeps_the_latest_error_task_id_and_correlation_id():
+    deadletter_record(record=_record("task-1", message="first", correlation_id="trace-1"))
+
+    letter = deadletter_record(record=_record("task-2", message="second", correlation_id="trace-2", attempts=5))
+
+    letter.refresh_from_db()
+    assert (letter.task_id, letter.message, letter.correlation_id, letter.attempts) == (
+        "task-2",
+        "second",
+        "trace-2",
+        5,
+    )
+    assert letter.failures == 2
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"args": [2]}, id="other-args"),
+        pytest.param({"kwargs": {"force": True}}, id="other-kwargs"),
+        pytest.param({"task_name": "allocations.assign_trainer"}, id="other-task"),
+    ],
+)
+def test_a_failure_of_another_call_files_its_own_letter(other):
+    deadletter_record(record=_record("task-1"))
+
+    deadletter_record(record=_record("task-2", **other))
+
+    assert DeadLetter.objects.count() == 2
+
+
+def test_keyword_arguments_in_another_order_are_the_same_call():
+    deadletter_record(record=_record("task-1", kwargs={"a": 1, "bb": [1, {"x": 1, "y": 2}]}))
+
+    deadletter_record(record=_record("task-2", kwargs={"bb": [1, {"y": 2, "x": 1}], "a": 1}))
+
+    assert DeadLetter.objects.get().failures == 2
+
+
+@pytest.mark.parametrize("closed", [DeadLetter.Status.RESOLVED, DeadLetter.Status.DISCARDED])
+def test_a_failure_after_the_letter_was_closed_opens_a_new_letter(closed):
+    first = deadletter_record(record=_record("task-1"))
+    DeadLetter.objects.filter(id=first.id).update(status=closed, resolved_at=timezone.now())
+
+    second = deadletter_record(record=_record("task-2"))
+
+    first.refresh_from_db()
+    assert second.id != first.id
+    assert (first.status, first.failures) == (closed, 1)
+    assert (second.status, second.failures) == (DeadLetter.Status.NEW, 1)
+
+
+def test_a_replayed_letter_that_fails_again_is_counted_and_goes_back_to_new():
+    letter = deadletter_record(record=_record("task-1"))
+    plan = deadletter_replay(deadletter_id=letter.id, actor=None)
+
+    deadletter_record(record=_record(plan.task_id, message="still failing"))
+
+    letter.refresh_from_db()
+    assert DeadLetter.objects.count() == 1
+    assert (letter.status, letter.failures, letter.message) == (DeadLetter.Status.NEW, 2, "still failing")
+    assert list(letter.actions.order_by("id").values_list("kind", flat=True)) == ["recorded", "replayed", "recorded"]
+    assert letter.actions.order_by("id").last().detail == {
+        "reason": "permanent",
+        "task_id": plan.task_id,
+        "after_replay": plan.task_id,
+    }
+
+
+def test_a_replay_that_succeeds_resolves_its_letter_even_after_the_call_failed_again_elsewhere():
+    letter = deadletter_record(record=_record("task-1"))
+    plan = deadletter_replay(deadletter_id=letter.id, actor=None)
+    deadletter_record(record=_record("task-3"))
+
+    resolved = deadletter_mark_resolved_by_replay(deadletter_id=letter.id, task_id=plan.task_id)
+
+    letter.refresh_from_db()
+    assert resolved
+    assert letter.status == DeadLetter.Status.RESOLVED
+
+
+def test_the_database_refuses_a_second_open_letter_for_the_same_call():
+    DeadLetterFactory(args=[7])
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DeadLetterFactory(args=[7])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_recording_the_same_call_at_once_file_one_letter():
+    first_inserted, done = threading.Event(), threading.Event()
+
+    def first_worker() -> None:
+        # Holds its new letter uncommitted until the second recorder waits on the unique index.
+        try:
+            with transaction.atomic():
+                deadletter_record(record=_record("task-1"))
+                first_inserted.set()
+                _wait_until_a_backend_waits_on_a_lock()
+        finally:
+            connection.close()
+            done.set()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    assert first_inserted.wait(10)
+    letter = deadletter_record(record=_record("task-2"))
+    thread.join(10)
+
+    assert done.is_set()
+    assert DeadLetter.objects.count() == 1
+    letter.refresh_from_db()
+    assert (letter.task_id, letter.failures) == ("task-2", 2)
+
+
+def _wait_until_a_backend_waits_on_a_lock(timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second recorder never waited on the first one's insert")
 
 
 def test_replaying_work_that_already_took_effect_enqueues_nothing_and_resolves_the_letter():

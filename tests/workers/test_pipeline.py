@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import time
 
@@ -17,6 +18,7 @@ from apps.deadletters.services import deadletter_replay
 from apps.directory.models import Student
 from apps.payments.models import Payment
 from apps.payments.services import payment_settle
+from apps.pipeline.services import pipeline_resume_stalled
 from apps.purchases.models import StudentCoursePurchase
 from apps.realtime.services import OPS_GROUP
 from apps.tutoring.models import TutoringSession
@@ -122,6 +124,20 @@ def test_fixing_the_cause_and_replaying_completes_the_pipeline_and_resolves_the_
         "replayed",
         "resolved",
     ]
+
+
+def test_the_resume_job_does_not_file_a_dead_letter_every_run_for_a_payment_that_failed_for_good(start_worker):
+    course = _course_with_trainers()
+    start_worker()
+    payment = _pay(course, StudentFactory(status=Student.Status.PAUSED))
+    wait_until(DeadLetter.objects.exists, timeout=30, what="a dead letter")
+
+    summaries = [pipeline_resume_stalled(older_than=datetime.timedelta(0)) for _ in range(3)]  # three beat runs
+    time.sleep(3)  # a step enqueued again would fail and be recorded within this
+
+    letter = DeadLetter.objects.get()
+    assert (letter.args, letter.failures, letter.status) == ([payment.id], 1, DeadLetter.Status.NEW)
+    assert [(s.purchases, s.skipped) for s in summaries] == [(0, 1)] * 3
 
 
 def test_running_an_applied_step_again_changes_nothing(start_worker):
