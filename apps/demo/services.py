@@ -178,7 +178,8 @@ def _seed_trainer_courses() -> int:
 
 
 def _seed_payments(scale: DemoScale) -> int:
-    # Status mix out of 20: 12 succeeded, 2 refunded, 3 failed, 2 pending, 1 created.
+    # Status mix out of 20: 12 succeeded, 2 refunded, 3 failed, 2 pending, 1 created. At most one payment per
+    # student and course is in flight (payments_student_course_in_flight_uniq): a second one becomes failed.
     return _execute(
         "payments",
         """
@@ -186,20 +187,30 @@ def _seed_payments(scale: DemoScale) -> int:
              c AS (SELECT id, price, currency, row_number() OVER (ORDER BY code) AS n, count(*) OVER () AS total
                    FROM courses WHERE is_demo),
              p AS (SELECT i, (i %% 20) AS bucket, now() - ((i * 7919) %% 525600) * interval '1 minute' AS at
-                   FROM generate_series(1::bigint, %(payments)s) AS i)
+                   FROM generate_series(1::bigint, %(payments)s) AS i),
+             o AS (SELECT p.*, s.id AS student_id, c.id AS course_id, c.price, c.currency,
+                          (p.bucket >= 17) AS wants_flight,
+                          row_number() OVER (PARTITION BY s.id, c.id, (p.bucket >= 17) ORDER BY p.i) AS nth
+                   FROM p
+                   JOIN s ON s.n = 1 + (p.i * 7907) %% %(students)s
+                   JOIN c ON c.n = 1 + (p.i / 3) %% c.total
+                   WHERE NOT EXISTS (SELECT 1 FROM payments done WHERE done.idempotency_key = 'demo-pay-' || p.i)),
+             fly AS (SELECT o.*, o.wants_flight AND o.nth = 1 AND NOT EXISTS (
+                         SELECT 1 FROM payments x WHERE x.student_id = o.student_id AND x.course_id = o.course_id
+                                                    AND x.status IN ('created', 'pending')) AS in_flight
+                     FROM o)
         INSERT INTO payments (student_id, course_id, amount, currency, status, provider, provider_payment_id,
                               idempotency_key, metadata, is_demo, created_at, updated_at)
-        SELECT s.id, c.id, c.price, c.currency,
-               CASE WHEN p.bucket < 12 THEN 'succeeded' WHEN p.bucket < 14 THEN 'refunded'
-                    WHEN p.bucket < 17 THEN 'failed' WHEN p.bucket < 19 THEN 'pending' ELSE 'created' END,
+        SELECT student_id, course_id, price, currency,
+               CASE WHEN bucket < 12 THEN 'succeeded' WHEN bucket < 14 THEN 'refunded'
+                    WHEN bucket < 17 OR NOT in_flight THEN 'failed' WHEN bucket < 19 THEN 'pending'
+                    ELSE 'created' END,
                'sandbox',
-               CASE WHEN p.bucket < 19 THEN 'demo-prov-' || p.i END,
-               'demo-pay-' || p.i,
+               CASE WHEN bucket < 19 OR NOT in_flight THEN 'demo-prov-' || i END,
+               'demo-pay-' || i,
                jsonb_build_object('source', 'seed_demo'),
-               true, p.at, p.at
-        FROM p
-        JOIN s ON s.n = 1 + (p.i * 7907) %% %(students)s
-        JOIN c ON c.n = 1 + (p.i / 3) %% c.total
+               true, at, at
+        FROM fly
         ON CONFLICT DO NOTHING
         """,
         {"payments": scale.payments, "students": scale.students},
