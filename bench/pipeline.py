@@ -9,6 +9,10 @@
 2. No-op tasks through ReliableTask vs a plain @shared_task with the same
    options (acks_late, reject_on_worker_lost, ignore_result), same worker,
    same run, interleaved rounds; prints tasks/s and the ratio.
+3. Hand-offs: a ReliableTask no-op enqueued from a committing transaction
+   through the outbox (INSERT, publish after commit, DELETE) vs the old
+   `transaction.on_commit(task.delay)`, interleaved rounds; prints the
+   committing side's hand-offs/s and the ratio.
 """
 
 from __future__ import annotations
@@ -94,11 +98,33 @@ def bench_noops(task, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def bench_handoffs(count: int, *, outbox: bool) -> float:
+    """Hand-offs/s as the committing process sees them: one transaction and one enqueue each, until all ran."""
+    from django.db import transaction
+
+    from apps.core.redis import get_client
+    from apps.outbox.services import outbox_enqueue
+
+    client = get_client("write")
+    client.delete(COUNTER_KEY)
+    started = time.perf_counter()
+    for _ in range(count):
+        with transaction.atomic():
+            if outbox:
+                outbox_enqueue(task_name=bench_noop_reliable.name)
+            else:
+                transaction.on_commit(bench_noop_reliable.delay)
+    committed = time.perf_counter() - started
+    wait_for(lambda: int(client.get(COUNTER_KEY) or 0) >= count, timeout=600)
+    return count / committed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipelines", type=int, default=300)
     parser.add_argument("--sessions", type=int, default=4)
     parser.add_argument("--noops", type=int, default=3000)
+    parser.add_argument("--handoffs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
@@ -119,6 +145,15 @@ def main() -> None:
             f"no-op ReliableTask:        {best_reliable:,.0f} tasks/s (rounds: {', '.join(f'{r:,.0f}' for r in reliable)})"
         )
         print(f"ratio ReliableTask/plain:  {best_reliable / best_plain:.2f} (target >= 0.9)")
+        direct, outboxed = [], []
+        for _ in range(args.rounds):
+            direct.append(bench_handoffs(args.handoffs, outbox=False))
+            outboxed.append(bench_handoffs(args.handoffs, outbox=True))
+        print(f"hand-off on_commit(.delay): {max(direct):,.0f} /s (rounds: {', '.join(f'{r:,.0f}' for r in direct)})")
+        print(
+            f"hand-off outbox:            {max(outboxed):,.0f} /s (rounds: {', '.join(f'{r:,.0f}' for r in outboxed)})"
+        )
+        print(f"ratio outbox/.delay:        {max(outboxed) / max(direct):.2f}")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
