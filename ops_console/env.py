@@ -88,6 +88,27 @@ def env_secret(name: str) -> str | None:
     return env_str(name)
 
 
+def require_strong_secret_key(name: str, value: str) -> str:
+    """Refuse a key that `check --deploy` would call weak (security.W009); the message never shows it."""
+    from django.core.checks.security.base import (
+        SECRET_KEY_INSECURE_PREFIX,
+        SECRET_KEY_MIN_LENGTH,
+        SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    )
+
+    if (
+        len(value) < SECRET_KEY_MIN_LENGTH
+        or len(set(value)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or value.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        raise ImproperlyConfigured(
+            f"{name} is weak: use at least {SECRET_KEY_MIN_LENGTH} random characters, "
+            f"at least {SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, not starting with "
+            f"{SECRET_KEY_INSECURE_PREFIX!r} (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    return value
+
+
 def _program_name(arg: str) -> str:
     """`python -m pkg` puts pkg/__main__.py in argv[0]: name the package instead."""
     path = Path(arg)

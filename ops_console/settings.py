@@ -27,6 +27,7 @@ from ops_console.env import (
     env_str,
     env_time_zone,
     process_kind,
+    require_strong_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (or set SECRET_KEY_FILE)")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
+elif not DEBUG:
+    require_strong_secret_key("SECRET_KEY", SECRET_KEY)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -361,7 +361,7 @@ def command_run(_args: argparse.Namespace) -> int:
 def command_test(args: argparse.Namespace) -> int:
     # Production-like settings: DEBUG off, JSON logs, plain HTTP for the test client.
     os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_hex(16))
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "test-whsec-" + secrets.token_hex(16))
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")

@@ -48,6 +48,28 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "SECRET_KEY is required when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "weak_key",
+    [
+        "short-but-random-Qx7p2LmZ9vB4nR8t",  # fewer than 50 characters
+        "ab" * 40,  # fewer than 5 different characters
+        "django-insecure-" + "x7Qp2LmZ9vB4nR8tY1wE6uI0oP3aS5dF" * 2,  # Django's placeholder prefix
+    ],
+)
+def test_production_refuses_to_start_with_a_weak_secret_key(weak_key):
+    result = run_manage("check", env=child_env(**{**PRODUCTION, "SECRET_KEY": weak_key}))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is weak" in result.stderr
+    assert weak_key not in result.stderr
+
+
+def test_development_accepts_a_weak_secret_key():
+    result = run_manage("check", env=child_env(DEBUG="1", SECRET_KEY="dev"))
+
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_pool_whose_minimum_exceeds_its_maximum_is_refused():
     result = run_manage("check", env=child_env(DB_POOL_MIN_SIZE="30", DB_POOL_MAX_SIZE="10"))
 
