@@ -6,6 +6,7 @@ with a message an operator can act on.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -73,6 +74,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value in (None, ""):
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated IP addresses or networks, e.g. 10.0.0.5,10.1.0.0/16; returned as networks."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks such as 10.0.0.5 or 10.1.0.0/16, got {item!r}"
+            ) from None
+    return networks
 
 
 def env_secret(name: str) -> str | None:
