@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from health_check.views import HealthCheckView
 
 from apps.core.errors import error_response
-from apps.health.checks import PostgresCheck, RedisCheck
+from apps.health.checks import PostgresCheck, RedisCheck, check_result
 from apps.realtime.selectors import realtime_connection_stats
 from apps.realtime.state import STATE as REALTIME
 
@@ -41,8 +41,7 @@ class ReadinessView(HealthCheckView):
     async def get(self, request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
         if REALTIME.draining:
             return JsonResponse({"status": "draining", "failing": ["draining"], "checks": {}}, status=503)
-        with self.get_executor() as executor:
-            results = await asyncio.gather(*(check.get_result(executor) for check in self.get_checks()))
+        results = await asyncio.gather(*(check_result(check) for check in self.get_checks()))
         report = {
             result.check.name: {
                 "status": "ok" if result.error is None else "unavailable",
