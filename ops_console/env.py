@@ -6,6 +6,7 @@ with a message an operator can act on.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -75,6 +76,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated IP addresses or networks, e.g. 10.0.0.5,10.1.0.0/16; returned as networks."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks such as 10.0.0.5 or 10.1.0.0/16, got {item!r}"
+            ) from None
+    return networks
+
+
 def env_secret(name: str) -> str | None:
     """Read a secret from NAME, or from the file named by NAME_FILE (container secrets)."""
     file_name = _raw(f"{name}_FILE")
@@ -86,6 +100,27 @@ def env_secret(name: str) -> str | None:
                 f"{name}_FILE points at {file_name!r}, which cannot be read: {exc.strerror}"
             ) from None
     return env_str(name)
+
+
+def require_strong_secret_key(name: str, value: str) -> str:
+    """Refuse a key that `check --deploy` would call weak (security.W009); the message never shows it."""
+    from django.core.checks.security.base import (
+        SECRET_KEY_INSECURE_PREFIX,
+        SECRET_KEY_MIN_LENGTH,
+        SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    )
+
+    if (
+        len(value) < SECRET_KEY_MIN_LENGTH
+        or len(set(value)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or value.startswith(SECRET_KEY_INSECURE_PREFIX)
+    ):
+        raise ImproperlyConfigured(
+            f"{name} is weak: use at least {SECRET_KEY_MIN_LENGTH} random characters, "
+            f"at least {SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, not starting with "
+            f"{SECRET_KEY_INSECURE_PREFIX!r} (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    return value
 
 
 def _program_name(arg: str) -> str:

@@ -21,12 +21,14 @@ from ops_console.env import (
     env_http_url,
     env_int,
     env_list,
+    env_networks,
     env_rate,
     env_redis_url,
     env_secret,
     env_str,
     env_time_zone,
     process_kind,
+    require_strong_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +42,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (or set SECRET_KEY_FILE)")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
+elif not DEBUG:
+    require_strong_secret_key("SECRET_KEY", SECRET_KEY)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -73,6 +77,8 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    # First: forwarded headers from anyone but TRUSTED_PROXIES are removed.
+    "apps.core.proxies.ForwardedHeadersMiddleware",
     # Outermost, both async-capable: the correlation id, then the request's
     # budget, cover everything below them.
     "apps.core.correlation.CorrelationIdMiddleware",
@@ -199,9 +205,6 @@ if not all(path.startswith("/") for path in RATE_LIMIT_LOGIN_PATHS):
 RATE_LIMIT_EXEMPT_PATHS = env_list("RATE_LIMIT_EXEMPT_PATHS", ["/api/payments/webhook"])
 # Namespace of the limiter's Redis keys; follows the cache's prefix by default.
 RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:rl")
-# Count the right-most X-Forwarded-For address instead of REMOTE_ADDR: only
-# behind exactly one proxy that appends to that header.
-TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
 
 # --- Celery (wiring in ops_console/celery.py, operations in docs/workers.md) ------
 
@@ -413,7 +416,15 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Security (production values unless DEBUG) --------------------------------
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+# Addresses or networks of the reverse proxies in front of the web processes (docs/ratelimiting.md).
+# X-Forwarded-For and X-Forwarded-Proto are believed from these peers only; uvicorn itself
+# never rewrites the client or the scheme (--no-proxy-headers).
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
+for _retired in ("TRUST_X_FORWARDED_FOR", "TRUST_X_FORWARDED_PROTO"):
+    if env_bool(_retired, False):
+        raise ImproperlyConfigured(f"{_retired} is no longer read: list your proxies' addresses in TRUSTED_PROXIES")
+# ForwardedHeadersMiddleware removes the header from anyone else.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 # /health and /ready are probed over plain HTTP by load balancers.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]

@@ -276,11 +276,14 @@ def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subpr
     return [subprocess.Popen([PYTHON, "-m", "sandbox_provider", *args], cwd=ROOT, env=env)]
 
 
-# WebSocket and shutdown flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
+# Flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
 # No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
+# No proxy headers: uvicorn would believe X-Forwarded-For/-Proto from 127.0.0.1 (or FORWARDED_ALLOW_IPS);
+# the app believes them from TRUSTED_PROXIES only (apps/core/proxies.py).
 UVICORN_WS_FLAGS = (
     "--ws", "websockets-sansio", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
     "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--timeout-graceful-shutdown", "15",
+    "--no-proxy-headers",
 )  # fmt: skip
 
 
@@ -365,7 +368,7 @@ def command_run(_args: argparse.Namespace) -> int:
 def command_test(args: argparse.Namespace) -> int:
     # Production-like settings: DEBUG off, JSON logs, plain HTTP for the test client.
     os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "test-" + secrets.token_hex(16))
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "test-whsec-" + secrets.token_hex(16))
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")

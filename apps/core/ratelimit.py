@@ -27,6 +27,7 @@ from redis.commands.core import Script
 
 from apps.core import metrics
 from apps.core.errors import error_response
+from apps.core.proxies import client_address
 from apps.core.redis import REDIS_ERRORS, get_client
 from ops_console.env import parse_rate
 
@@ -96,15 +97,11 @@ def rate_limit_hit(*, key: str, rate: Rate, scope: str) -> RateLimitStatus | Non
 def client_ip(request: HttpRequest) -> str:
     """The address a request is counted under.
 
-    REMOTE_ADDR; with TRUST_X_FORWARDED_FOR, the right-most X-Forwarded-For
-    entry instead: the address our one proxy saw (entries to its left are
-    whatever the client sent). IPv6 clients count per /64, the block one host
+    The client's address (apps.core.proxies.client_address: X-Forwarded-For
+    only from TRUSTED_PROXIES). IPv6 clients count per /64, the block one host
     usually holds; anything unparseable counts as "unknown".
     """
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        address = forwarded.split(",")[-1].strip() or address
+    address = client_address(request)
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

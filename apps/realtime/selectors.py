@@ -1,4 +1,4 @@
-"""Realtime counts for /health, the console and /ws/ops/: one selector."""
+"""Realtime counts for /ops/instance, the console and /ws/ops/: one selector."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from apps.realtime.tracking import decode_instance, key, metrics_by_prefix
 def realtime_connection_stats(*, cluster: Literal["cached", "fresh"] = "cached") -> dict[str, Any]:
     """This instance's counts from memory, and the cluster's.
 
-    cluster="cached" (for /health) never talks to Redis: it shows what this
+    cluster="cached" (for /ops/instance) never talks to Redis: it shows what this
     instance's last heartbeat read. cluster="fresh" reads Redis (two round trips,
     each bounded by REDIS_READ_TIMEOUT) and reports "unavailable" when it fails.
     """

@@ -246,16 +246,16 @@ def test_a_per_user_limit_leaves_anonymous_requests_alone():
 # --- Client addresses ------------------------------------------------------------------
 
 
-def test_x_forwarded_for_is_ignored_unless_trusted(settings):
-    settings.TRUST_X_FORWARDED_FOR = False
+def test_x_forwarded_for_from_an_untrusted_peer_does_not_change_the_key(settings):
+    settings.TRUSTED_PROXIES = []
 
     address = client_ip(_request(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9"))
 
     assert address == "10.0.0.1"
 
 
-def test_the_right_most_forwarded_address_counts_when_trusted(settings):
-    settings.TRUST_X_FORWARDED_FOR = True
+def test_x_forwarded_for_from_a_trusted_proxy_is_counted(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
 
     address = client_ip(_request(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9"))
 

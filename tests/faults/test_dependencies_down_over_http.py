@@ -1,4 +1,4 @@
-"""Faults seen from outside: a real ASGI server with a hung Redis or a slow PostgreSQL."""
+"""Faults seen from outside: a real ASGI server with a hung Redis, a slow or a frozen PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import requests
 from django.db import connection, transaction
 
 from tests.factories import PaymentFactory
+from tests.fixtures.postgres_proxy import postgres_proxy
+from tests.fixtures.redis_proxy import redis_proxy
 from tests.servers import asgi_server, silent_tcp_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,3 +77,54 @@ def test_a_request_stuck_behind_a_lock_gets_a_504_within_its_budget():
     assert still_waiting == 0  # the database cancelled the statement; nothing outlives the request
     payment.refresh_from_db()
     assert payment.status == "succeeded"
+
+
+# --- /ready with frozen dependencies -----------------------------------------------------
+
+READY_BOUND = 1.0  # HEALTH_CHECK_TIMEOUT of the servers below
+READY_MARGIN = 0.75
+
+
+def _timed_ready(base: str) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = requests.get(f"{base}/ready", timeout=30)
+    return response, time.monotonic() - started
+
+
+def _ready_while_frozen(*, freeze_redis: bool) -> tuple[requests.Response, list[tuple[requests.Response, float]]]:
+    """/ready once warm, then three times with PostgreSQL (and Redis) frozen; thawed before the server stops."""
+    from django.conf import settings
+
+    with postgres_proxy() as postgres, redis_proxy(settings.REDIS_URL) as redis:
+        env = {"DATABASE_URL": postgres.url, "REDIS_URL": redis.url, "HEALTH_CHECK_TIMEOUT": str(READY_BOUND)}
+        with asgi_server(**env) as base:
+            warm = requests.get(f"{base}/ready", timeout=10)
+            frozen = [postgres, redis] if freeze_redis else [postgres]
+            for proxy in frozen:
+                proxy.freeze()
+            try:
+                answers = [_timed_ready(base) for _ in range(3)]
+            finally:
+                for proxy in frozen:
+                    proxy.thaw()
+    return warm, answers
+
+
+def test_readiness_answers_503_within_its_bound_while_postgres_is_frozen():
+    warm, answers = _ready_while_frozen(freeze_redis=False)
+
+    assert warm.status_code == 200, warm.text
+    for response, elapsed in answers:  # again and again: a stuck check does not slow the next answer
+        assert response.status_code == 503
+        assert response.json()["failing"] == ["postgres"]
+        assert elapsed < READY_BOUND + READY_MARGIN
+
+
+def test_readiness_answers_503_within_its_bound_while_postgres_and_redis_are_frozen():
+    warm, answers = _ready_while_frozen(freeze_redis=True)
+
+    assert warm.status_code == 200, warm.text
+    for response, elapsed in answers:
+        assert response.status_code == 503
+        assert response.json()["failing"] == ["postgres", "redis"]
+        assert elapsed < READY_BOUND + READY_MARGIN

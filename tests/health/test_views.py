@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.servers import silent_tcp_server
@@ -14,10 +16,43 @@ def test_liveness_answers_ok_without_touching_dependencies(client, django_assert
         response = client.get("/health")
 
     assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_liveness_tells_a_stranger_no_host_pid_or_user_ids(client, monkeypatch):
+    from apps.realtime.state import STATE
+
+    monkeypatch.setattr(STATE, "top_users", lambda limit=10: [(4242, 3)])
+
+    body = client.get("/health").content.decode()
+
+    assert STATE.instance_id.split(":")[0] not in body
+    assert str(os.getpid()) not in body
+    assert "4242" not in body
+
+
+def test_instance_details_are_shown_to_staff(staff_client, monkeypatch):
+    from apps.realtime.state import STATE
+
+    monkeypatch.setattr(STATE, "top_users", lambda limit=10: [(4242, 3)])
+
+    response = staff_client.get("/ops/instance")
+
+    assert response.status_code == 200
     body = response.json()
-    assert (body["status"], body["process"]) == ("ok", "test")
-    assert body["realtime"]["instance"]["connections"] == 0
+    assert body["process"] == "test"
+    assert body["realtime"]["instance"]["id"] == STATE.instance_id
+    assert body["realtime"]["instance"]["top_users"] == [{"user_id": 4242, "connections": 3}]
     assert body["realtime"]["cluster"]["source"] == "none"  # no heartbeat in this process: no Redis call
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member"])
+def test_instance_details_are_refused_to_anyone_but_staff(who, client, member_client):
+    response = (client if who == "anonymous" else member_client).get("/ops/instance")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+    assert "instance" not in response.json()
 
 
 def test_readiness_answers_503_while_the_instance_drains(client, monkeypatch):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.test import Client
 
+from tests.factories import StaffUserFactory
 from tests.servers import asgi_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,6 +20,18 @@ def server(django_db_setup, django_db_blocker):
 
 def test_liveness_answers_over_http(server):
     response = requests.get(f"{server}/health", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_instance_details_name_the_web_process_to_staff(server):
+    staff = Client()
+    staff.force_login(StaffUserFactory())
+
+    response = requests.get(
+        f"{server}/ops/instance", cookies={"sessionid": staff.cookies["sessionid"].value}, timeout=5
+    )
 
     assert response.status_code == 200
     assert response.json()["process"] == "web"

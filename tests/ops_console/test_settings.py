@@ -28,6 +28,7 @@ PRODUCTION = {
         ("LOG_LEVEL", "loud"),
         ("TIME_ZONE", "Mars/Olympus"),
         ("DB_POOL_TIMEOUT", "inf"),
+        ("TRUSTED_PROXIES", "10.0.0.1,proxy.internal"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, value):
@@ -46,6 +47,46 @@ def test_production_refuses_to_start_without_a_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "weak_key",
+    [
+        "short-but-random-Qx7p2LmZ9vB4nR8t",  # fewer than 50 characters
+        "ab" * 40,  # fewer than 5 different characters
+        "django-insecure-" + "x7Qp2LmZ9vB4nR8tY1wE6uI0oP3aS5dF" * 2,  # Django's placeholder prefix
+    ],
+)
+def test_production_refuses_to_start_with_a_weak_secret_key(weak_key):
+    result = run_manage("check", env=child_env(**{**PRODUCTION, "SECRET_KEY": weak_key}))
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is weak" in result.stderr
+    assert weak_key not in result.stderr
+
+
+def test_development_accepts_a_weak_secret_key():
+    result = run_manage("check", env=child_env(DEBUG="1", SECRET_KEY="dev"))
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("retired", ["TRUST_X_FORWARDED_FOR", "TRUST_X_FORWARDED_PROTO"])
+def test_a_retired_forwarded_header_switch_that_is_on_stops_start_up_naming_trusted_proxies(retired):
+    result = run_manage("check", env=child_env(**{retired: "1"}))
+
+    assert result.returncode != 0
+    assert f"{retired} is no longer read: list your proxies' addresses in TRUSTED_PROXIES" in result.stderr
+
+
+def test_forwarded_proto_is_believed_only_once_proxies_are_trusted():
+    show = "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER, settings.TRUSTED_PROXIES)"
+
+    untrusting = run_manage("shell", "-c", show, env=child_env())
+    trusting = run_manage("shell", "-c", show, env=child_env(TRUSTED_PROXIES="10.0.0.5, 10.1.0.0/16"))
+
+    assert untrusting.stdout.splitlines()[-1] == "None []"
+    assert trusting.stdout.splitlines()[-1] == "('HTTP_X_FORWARDED_PROTO', 'https') ['10.0.0.5/32', '10.1.0.0/16']"
 
 
 def test_a_pool_whose_minimum_exceeds_its_maximum_is_refused():

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from apps.core.redis import get_client
+from tests.factories import StaffUserFactory
 from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port, wait_until_serving
 
 # Short enough that a crashed instance leaves the counts within a test's patience.
@@ -56,6 +57,8 @@ def namespace() -> dict[str, str]:
 class Server:
     port: int
     process: subprocess.Popen[bytes]
+    # A staff session for /ops/instance, made on first use (see health()).
+    staff_cookie: str | None = None
 
     @property
     def http(self) -> str:
@@ -186,8 +189,11 @@ def never_reading_client(server: Server, cookie: str, *, wait_for_answer: bool =
 
 
 def health(server: Server) -> dict[str, Any]:
-    """This instance's realtime numbers from /health."""
-    return requests.get(f"{server.http}/health", timeout=2).json()["realtime"]["instance"]
+    """This instance's realtime numbers, from the staff-only /ops/instance."""
+    if server.staff_cookie is None:
+        server.staff_cookie = session_cookie(StaffUserFactory())
+    response = requests.get(f"{server.http}/ops/instance", headers={"Cookie": server.staff_cookie}, timeout=2)
+    return response.json()["realtime"]["instance"]
 
 
 def tracking_keys(prefix: str) -> list[bytes]:
