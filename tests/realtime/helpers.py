@@ -83,7 +83,12 @@ def realtime_server(log_path: Path | None = None, flags: tuple[str, ...] = (), *
         sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log",
         *UVICORN_WS_FLAGS, *flags,
     ]  # fmt: skip
-    defaults = {"WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT, "WS_TRACKING_TTL": TEST_TTL, "OPS_PROCESS_KIND": "web"}
+    defaults = {
+        "WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT,
+        "WS_TRACKING_TTL": TEST_TTL,
+        "OPS_PROCESS_KIND": "web",
+        "WS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",  # the origin open_socket sends
+    }
     output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
         command, cwd=ROOT, env=child_env(**{**defaults, **env}), stdout=output, stderr=subprocess.STDOUT
