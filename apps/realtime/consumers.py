@@ -9,6 +9,7 @@ frames, 1009 repeated oversized frames, 1001 graceful drain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -27,7 +28,7 @@ from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
 from apps.realtime.router import ROUTER
 from apps.realtime.services import OPS_GROUP, ops_snapshot_text, user_group
-from apps.realtime.state import STATE, refused
+from apps.realtime.state import STATE, frame_after_close, refused
 
 logger = structlog.get_logger(__name__)
 
@@ -48,6 +49,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
     reserved = False  # holds a slot of this instance's caps
     in_redis = False  # may have tracking keys in Redis
     tracked = False  # in STATE.connections, the router and Redis
+    close_sent = False  # a second websocket.close makes the server raise
+    frames_after_close = 0  # client frames that arrived after we started closing, dropped
     # Allocated on first use: an idle socket holds neither (a deque is ~600 bytes even when empty).
     queue: deque[str] | None = None
     seen: deque[str] | None = None
@@ -154,8 +157,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         """Accept, then close with `code`: a refused handshake (403) cannot carry a close code."""
         refused(reason)
         logger.info("ws_refused", reason=reason, code=code, path=self.scope["path"])
+        self.closing = True  # frames the client still sends are dropped and counted
         await self.accept()
-        await self.close(code=code)
+        await self._close_once(code)
 
     async def disconnect(self, code: int) -> None:
         await self._close_out(code=code)
@@ -174,7 +178,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.writer.cancel()
         ROUTER.leave(self.groups_joined, self)
         await self._untrack()
-        logger.info("ws_disconnected", connection_id=self.connection_id, user_id=self.user_id, code=code)
+        logger.info(
+            "ws_disconnected",
+            connection_id=self.connection_id,
+            user_id=self.user_id,
+            code=code,
+            frames_after_close=self.frames_after_close,
+        )
 
     def _release_slot(self) -> None:
         if self.reserved:
@@ -245,7 +255,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def _close_soon(self, code: int) -> None:
         """Close in a task: the server bounds the close handshake, and the dispatch loop keeps going."""
-        self.closer = asyncio.ensure_future(self.close(code=code))
+        if not self.close_sent:
+            self.closer = asyncio.ensure_future(self._close_once(code))
+
+    async def _close_once(self, code: int) -> None:
+        """Send the close frame once: a second one makes the server raise, and a task would log its traceback."""
+        if self.close_sent:
+            return
+        self.close_sent = True
+        with contextlib.suppress(OSError):  # uvicorn's ClientDisconnected: the client left first
+            await self.close(code=code)
 
     async def close_for_drain(self) -> None:
         """Graceful drain: 1001 to the client, within the drain's bound."""
@@ -253,11 +272,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._discard_queue("drain")
         if self.writer is not None:
             self.writer.cancel()
-        await self.close(code=CLOSE_GOING_AWAY)
+        await self._close_once(CLOSE_GOING_AWAY)
 
     # --- Inbound: small, rate-limited, well-formed frames only ----------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            # The server reads until the client answers our close (or its close timeout):
+            # a flood after a 1008 must cost a counter, not a log line or a close per frame.
+            self.frames_after_close += 1
+            return frame_after_close()
         if bytes_data is not None:
             return self._protocol_error("binary_not_supported", "Frames must be JSON text.", 1003)
         if len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES:

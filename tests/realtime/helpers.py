@@ -199,3 +199,11 @@ def tracking_keys(prefix: str) -> list[bytes]:
     """Per-connection tracking keys in Redis: `connection` and `user` (instance keys live as long as the server)."""
     keys = get_client("read").scan_iter(match=f"{prefix}:*", count=1000)
     return [key for key in keys if b":connection:" in key or b":user:" in key]
+
+
+def masked_text_frame(text: str) -> bytes:
+    """One client-to-server text frame (FIN, opcode 1, masked as clients must), payload under 126 bytes."""
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
