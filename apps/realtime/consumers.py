@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -27,7 +28,7 @@ from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
 from apps.realtime.router import ROUTER
-from apps.realtime.services import OPS_GROUP, ops_snapshot_text, user_group
+from apps.realtime.services import ops_groups_for_user, ops_snapshot_text, user_group
 from apps.realtime.state import STATE, frame_after_close, refused
 
 logger = structlog.get_logger(__name__)
@@ -55,7 +56,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     queue: deque[str] | None = None
     seen: deque[str] | None = None
 
-    def role_groups(self, user: Any) -> list[str]:
+    async def role_groups(self, user: Any) -> list[str]:
         return ["staff"] if user.is_staff else []
 
     def allowed(self, user: Any) -> bool:
@@ -84,7 +85,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         session lookup, paid per frame, per event and per connect/disconnect: under
         churn on a busy 2-core machine the session lookups queued behind those
         hops. These handlers never touch the ORM (auth runs in the middleware,
-        which closes its own connections), so there is nothing to close.
+        and /ws/ops/ reads permissions through database_sync_to_async, both of which
+        close their own connections), so there is nothing to close.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -109,7 +111,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
             return await self._refuse(code, reason)
         self.user_id, self.reserved, self.connection_id = user.id, True, uuid.uuid4().hex
-        self.groups_joined = [user_group(user.id), *self.role_groups(user)]
+        self.groups_joined = [user_group(user.id), *await self.role_groups(user)]
         reason = await self._track_and_join()
         if reason is not None:
             self._release_slot()
@@ -317,13 +319,18 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
 
 class OpsConsumer(EventsConsumer):
-    """/ws/ops/: staff only; live numbers for the console, and events published to the "ops" group."""
+    """/ws/ops/: staff only; live numbers for the console, and the ops events of the models the user may view.
+
+    Staff without any such permission get the numbers only. Permissions are read at
+    the handshake: a change applies from the next connection.
+    """
 
     def allowed(self, user: Any) -> bool:
         return user.is_staff
 
-    def role_groups(self, user: Any) -> list[str]:
-        return [OPS_GROUP]
+    async def role_groups(self, user: Any) -> list[str]:
+        # One hop to the ORM's thread per /ws/ops/ handshake (dispatch skips it for frames).
+        return await database_sync_to_async(ops_groups_for_user)(user)
 
     async def on_open(self) -> None:
         self.push(ops_snapshot_text())
