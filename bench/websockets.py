@@ -167,7 +167,12 @@ def serving(app: str, server: str = PRODUCTION) -> Iterator[tuple[int, subproces
     process = subprocess.Popen(
         server_command(server, app, port),
         cwd=ROOT,
-        env={**os.environ, "OPS_PROCESS_KIND": "web", "WS_MAX_CONNECTIONS_PER_INSTANCE": "1000"},
+        env={
+            **os.environ,
+            "OPS_PROCESS_KIND": "web",
+            "WS_MAX_CONNECTIONS_PER_INSTANCE": "1000",
+            "WS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",  # the origin the clients send
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -246,6 +246,41 @@ def env_http_url(name: str, default: str) -> str:
     return value
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_origin(value: str) -> tuple[str, str, int] | None:
+    """'HTTPS://Ops.example.com' -> ('https', 'ops.example.com', 443); None if it is not an exact web origin.
+
+    An origin is http or https, a host and an optional port (the scheme's default
+    made explicit): no user, path, query, fragment or wildcard.
+    """
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or "*" in parts.netloc or "@" in parts.netloc:
+        return None
+    if parts.path or parts.query or parts.fragment:
+        return None
+    return scheme, parts.hostname, _DEFAULT_PORTS[scheme] if port is None else port
+
+
+def env_origins(name: str, default: list[str]) -> list[str]:
+    """A list of exact origins (scheme://host[:port]); an unset variable takes `default`, checked the same way."""
+    values = env_list(name, default)
+    for value in values:
+        if parse_origin(value) is None:
+            source = "" if _raw(name) else f" (its default, as {name} is unset)"
+            raise ImproperlyConfigured(
+                f"{name} must list origins like https://ops.example.com (scheme://host[:port], no wildcard or path), "
+                f"got {value!r}{source}"
+            )
+    return values
+
+
 # Fields of an HTTP_TARGETS entry that HTTP_TARGET_<NAME>_<FIELD> may override, with their type and minimum.
 _HTTP_TARGET_FIELDS: dict[str, tuple[type, float]] = {
     "connect_timeout": (float, 0.01),

@@ -22,6 +22,7 @@ from ops_console.env import (
     env_int,
     env_list,
     env_networks,
+    env_origins,
     env_rate,
     env_redis_url,
     env_secret,
@@ -355,6 +356,12 @@ def channel_layers_for(kind: str) -> dict[str, Any]:
 
 
 CHANNEL_LAYERS = channel_layers_for(WS_CHANNEL_LAYER)
+# Browser origins allowed to open a WebSocket, compared as (scheme, host, port). The console is
+# same-origin, so CSRF_TRUSTED_ORIGINS by default; in DEBUG without those, `make run`'s address.
+WS_ALLOWED_ORIGINS = env_origins(
+    "WS_ALLOWED_ORIGINS",
+    CSRF_TRUSTED_ORIGINS or (["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else []),
+)
 WS_MAX_CONNECTIONS_PER_INSTANCE = env_int("WS_MAX_CONNECTIONS_PER_INSTANCE", 1000, minimum=1)
 # The newest connection past the cap is refused (close 1008); open ones are never kicked.
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)

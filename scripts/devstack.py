@@ -299,6 +299,8 @@ def command_run(_args: argparse.Namespace) -> int:
         api_token = env["API_TOKENS"] = _stored_secret(base, "API_TOKENS", "api-token")
         manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
         port = _free_port(_preferred_port(env.get("PORT") or "8000"))
+        # The console's own pages open its WebSockets; the port may not be the default 8000.
+        env.setdefault("WS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
         provider = _start_sandbox_provider(env, web_port=port)
         web = subprocess.Popen(
             [

@@ -9,6 +9,7 @@ frames, 1009 repeated oversized frames, 1001 graceful drain.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -17,6 +18,7 @@ from typing import Any
 
 import structlog
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -26,8 +28,8 @@ from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
 from apps.realtime.router import ROUTER
-from apps.realtime.services import OPS_GROUP, ops_snapshot_text, user_group
-from apps.realtime.state import STATE, refused
+from apps.realtime.services import ops_groups_for_user, ops_snapshot_text, user_group
+from apps.realtime.state import STATE, frame_after_close, refused
 
 logger = structlog.get_logger(__name__)
 
@@ -48,11 +50,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
     reserved = False  # holds a slot of this instance's caps
     in_redis = False  # may have tracking keys in Redis
     tracked = False  # in STATE.connections, the router and Redis
+    close_sent = False  # a second websocket.close makes the server raise
+    frames_after_close = 0  # client frames that arrived after we started closing, dropped
     # Allocated on first use: an idle socket holds neither (a deque is ~600 bytes even when empty).
     queue: deque[str] | None = None
     seen: deque[str] | None = None
 
-    def role_groups(self, user: Any) -> list[str]:
+    async def role_groups(self, user: Any) -> list[str]:
         return ["staff"] if user.is_staff else []
 
     def allowed(self, user: Any) -> bool:
@@ -81,7 +85,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         session lookup, paid per frame, per event and per connect/disconnect: under
         churn on a busy 2-core machine the session lookups queued behind those
         hops. These handlers never touch the ORM (auth runs in the middleware,
-        which closes its own connections), so there is nothing to close.
+        and /ws/ops/ reads permissions through database_sync_to_async, both of which
+        close their own connections), so there is nothing to close.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -106,7 +111,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
             return await self._refuse(code, reason)
         self.user_id, self.reserved, self.connection_id = user.id, True, uuid.uuid4().hex
-        self.groups_joined = [user_group(user.id), *self.role_groups(user)]
+        self.groups_joined = [user_group(user.id), *await self.role_groups(user)]
         reason = await self._track_and_join()
         if reason is not None:
             self._release_slot()
@@ -154,8 +159,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         """Accept, then close with `code`: a refused handshake (403) cannot carry a close code."""
         refused(reason)
         logger.info("ws_refused", reason=reason, code=code, path=self.scope["path"])
+        self.closing = True  # frames the client still sends are dropped and counted
         await self.accept()
-        await self.close(code=code)
+        await self._close_once(code)
 
     async def disconnect(self, code: int) -> None:
         await self._close_out(code=code)
@@ -174,7 +180,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.writer.cancel()
         ROUTER.leave(self.groups_joined, self)
         await self._untrack()
-        logger.info("ws_disconnected", connection_id=self.connection_id, user_id=self.user_id, code=code)
+        logger.info(
+            "ws_disconnected",
+            connection_id=self.connection_id,
+            user_id=self.user_id,
+            code=code,
+            frames_after_close=self.frames_after_close,
+        )
 
     def _release_slot(self) -> None:
         if self.reserved:
@@ -245,7 +257,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def _close_soon(self, code: int) -> None:
         """Close in a task: the server bounds the close handshake, and the dispatch loop keeps going."""
-        self.closer = asyncio.ensure_future(self.close(code=code))
+        if not self.close_sent:
+            self.closer = asyncio.ensure_future(self._close_once(code))
+
+    async def _close_once(self, code: int) -> None:
+        """Send the close frame once: a second one makes the server raise, and a task would log its traceback."""
+        if self.close_sent:
+            return
+        self.close_sent = True
+        with contextlib.suppress(OSError):  # uvicorn's ClientDisconnected: the client left first
+            await self.close(code=code)
 
     async def close_for_drain(self) -> None:
         """Graceful drain: 1001 to the client, within the drain's bound."""
@@ -253,11 +274,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._discard_queue("drain")
         if self.writer is not None:
             self.writer.cancel()
-        await self.close(code=CLOSE_GOING_AWAY)
+        await self._close_once(CLOSE_GOING_AWAY)
 
     # --- Inbound: small, rate-limited, well-formed frames only ----------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            # The server reads until the client answers our close (or its close timeout):
+            # a flood after a 1008 must cost a counter, not a log line or a close per frame.
+            self.frames_after_close += 1
+            return frame_after_close()
         if bytes_data is not None:
             return self._protocol_error("binary_not_supported", "Frames must be JSON text.", 1003)
         if len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES:
@@ -293,13 +319,18 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
 
 class OpsConsumer(EventsConsumer):
-    """/ws/ops/: staff only; live numbers for the console, and events published to the "ops" group."""
+    """/ws/ops/: staff only; live numbers for the console, and the ops events of the models the user may view.
+
+    Staff without any such permission get the numbers only. Permissions are read at
+    the handshake: a change applies from the next connection.
+    """
 
     def allowed(self, user: Any) -> bool:
         return user.is_staff
 
-    def role_groups(self, user: Any) -> list[str]:
-        return [OPS_GROUP]
+    async def role_groups(self, user: Any) -> list[str]:
+        # One hop to the ORM's thread per /ws/ops/ handshake (dispatch skips it for frames).
+        return await database_sync_to_async(ops_groups_for_user)(user)
 
     async def on_open(self) -> None:
         self.push(ops_snapshot_text())

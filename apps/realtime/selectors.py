@@ -37,6 +37,8 @@ def realtime_instance_stats() -> dict[str, Any]:
         "messages_sent": metrics.counter_value("ws_messages_sent"),
         "messages_dropped": metrics_by_prefix("ws_messages_dropped"),
         "slow_clients_dropped": metrics.counter_value("ws_slow_clients_dropped"),
+        # Client frames dropped because they came after the server started closing the socket.
+        "frames_after_close": metrics.counter_value("ws_frames_after_close"),
         "top_users": [{"user_id": u, "connections": n} for u, n in STATE.top_users()],
     }
 

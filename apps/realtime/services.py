@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import structlog
 from channels.layers import get_channel_layer
@@ -28,12 +29,41 @@ logger = structlog.get_logger(__name__)
 
 # The channel-layer message type; consumers handle it in realtime_event().
 MESSAGE_TYPE = "realtime.event"
-# Staff sockets on /ws/ops/.
+# The ops console's stream (/ws/ops/). Publishers name it; publish_event sends the event to
+# ops_group_for(event_type) instead. No socket joins "ops" itself.
 OPS_GROUP = "ops"
+# Each kind of ops event (the type before its first dot): its group, and the permission to join it.
+OPS_EVENT_GROUPS: dict[str, tuple[str, str]] = {
+    "payment": ("ops.payments", "payments.view_payment"),
+    "session": ("ops.sessions", "tutoring.view_tutoringsession"),
+    "allocation": ("ops.allocations", "allocations.view_trainerallocation"),
+}
+# Ops events of a kind not listed above: superusers only.
+OPS_OTHER_GROUP = "ops.other"
+# Every /ws/ops/ socket: the realtime counts, handed over in memory by the instance's heartbeat.
+OPS_SNAPSHOT_GROUP = "ops.snapshot"
 
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def ops_group_for(event_type: str) -> str:
+    """The /ws/ops/ group an event goes to: "payment.succeeded" -> "ops.payments"; unknown kinds -> superusers."""
+    kind = OPS_EVENT_GROUPS.get(event_type.partition(".")[0])
+    return OPS_OTHER_GROUP if kind is None else kind[0]
+
+
+def ops_groups_for_user(user: Any) -> list[str]:
+    """The /ws/ops/ groups `user` joins: the snapshot, and each kind of event whose model they may view.
+
+    Runs queries (the user's and their groups' permissions, once per user object): call it
+    through database_sync_to_async from a consumer.
+    """
+    if user.is_superuser:
+        return [OPS_SNAPSHOT_GROUP, *(group for group, _ in OPS_EVENT_GROUPS.values()), OPS_OTHER_GROUP]
+    allowed = (group for group, permission in OPS_EVENT_GROUPS.values() if user.has_perm(permission))
+    return [OPS_SNAPSHOT_GROUP, *allowed]
 
 
 def publish_event(
@@ -47,13 +77,17 @@ def publish_event(
 ) -> None:
     """Send `{type, id, occurred_at, correlation_id, data}` to each user's and each named group.
 
+    OPS_GROUP stands for the ops stream: the event goes to ops_group_for(event_type), so
+    only staff who may view its model get it.
+
     Call it from transaction.on_commit(), so an event never announces a rolled-back
     write. Talks to Redis: the whole send is bounded by WS_PUBLISH_TIMEOUT. Safe from
     any thread, an event loop's included (it blocks that thread for the send). Delivery
     is at most once: when Redis is slow or down the event is dropped, logged
     (`realtime_publish_failed`) and counted (`ws_publish_failed`), never raised.
     """
-    targets = sorted({*(user_group(int(u)) for u in user_ids), *groups})
+    named = {ops_group_for(event_type) if group == OPS_GROUP else group for group in groups}
+    targets = sorted({*(user_group(int(u)) for u in user_ids), *named})
     if not targets:
         return
     event = {
@@ -83,8 +117,8 @@ def ops_snapshot_text() -> str:
 
 def ops_snapshot_push_local() -> None:
     """Hand this instance's /ws/ops/ sockets fresh counts, in memory: each instance feeds its own sockets."""
-    if OPS_GROUP in ROUTER.members:
-        ROUTER.deliver({"group": OPS_GROUP, "key": uuid.uuid4().hex, "text": ops_snapshot_text()})
+    if OPS_SNAPSHOT_GROUP in ROUTER.members:
+        ROUTER.deliver({"group": OPS_SNAPSHOT_GROUP, "key": uuid.uuid4().hex, "text": ops_snapshot_text()})
 
 
 def _send(targets: list[str], message: dict) -> None:

@@ -63,3 +63,8 @@ STATE = InstanceState()
 
 def refused(reason: str) -> None:
     metrics.increment("ws_refused", reason=reason)
+
+
+def frame_after_close() -> None:
+    """A client frame that arrived after the server started closing its socket: dropped, counted only."""
+    metrics.increment("ws_frames_after_close")

@@ -9,8 +9,10 @@ from ops_console.env import (
     env_database_url,
     env_int,
     env_list,
+    env_origins,
     env_redis_url,
     env_secret,
+    parse_origin,
 )
 
 
@@ -122,3 +124,41 @@ def test_an_empty_boolean_setting_takes_its_default(monkeypatch):
 
 def test_the_celery_broker_keeps_the_redis_database_of_a_unix_socket_url():
     assert celery_broker_url("unix:///tmp/r.sock?db=3") == "redis+socket:///tmp/r.sock?virtual_host=3"
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        ("https://ops.example.com", ("https", "ops.example.com", 443)),
+        ("HTTP://Ops.Example.com:80", ("http", "ops.example.com", 80)),
+        ("http://127.0.0.1:9999", ("http", "127.0.0.1", 9999)),
+        ("http://[::1]:8000", ("http", "::1", 8000)),
+    ],
+)
+def test_an_origin_is_its_scheme_host_and_port_with_the_default_port_made_explicit(origin, expected):
+    assert parse_origin(origin) == expected
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["null", "ops.example.com", "ftp://ops.example.com", "https://*.example.com", "https://ops.example.com/console",
+     "https://user@ops.example.com", "http://127.0.0.1:port", ""],
+)  # fmt: skip
+def test_anything_but_an_exact_web_origin_is_not_an_origin(origin):
+    assert parse_origin(origin) is None
+
+
+def test_an_origin_list_names_its_variable_and_the_bad_origin(monkeypatch):
+    monkeypatch.setenv("WS_ALLOWED_ORIGINS", "https://ops.example.com,ops.example.com:8000")
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"WS_ALLOWED_ORIGINS must list origins .* got 'ops\.example\.com:8000'"
+    ):
+        env_origins("WS_ALLOWED_ORIGINS", [])
+
+
+def test_an_origin_list_checks_its_default_too(monkeypatch):
+    monkeypatch.delenv("WS_ALLOWED_ORIGINS", raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match="its default, as WS_ALLOWED_ORIGINS is unset"):
+        env_origins("WS_ALLOWED_ORIGINS", ["https://*.example.com"])

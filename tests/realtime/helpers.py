@@ -86,7 +86,12 @@ def realtime_server(log_path: Path | None = None, flags: tuple[str, ...] = (), *
         sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log",
         *UVICORN_WS_FLAGS, *flags,
     ]  # fmt: skip
-    defaults = {"WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT, "WS_TRACKING_TTL": TEST_TTL, "OPS_PROCESS_KIND": "web"}
+    defaults = {
+        "WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT,
+        "WS_TRACKING_TTL": TEST_TTL,
+        "OPS_PROCESS_KIND": "web",
+        "WS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",  # the origin open_socket sends
+    }
     output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
         command, cwd=ROOT, env=child_env(**{**defaults, **env}), stdout=output, stderr=subprocess.STDOUT
@@ -200,3 +205,11 @@ def tracking_keys(prefix: str) -> list[bytes]:
     """Per-connection tracking keys in Redis: `connection` and `user` (instance keys live as long as the server)."""
     keys = get_client("read").scan_iter(match=f"{prefix}:*", count=1000)
     return [key for key in keys if b":connection:" in key or b":user:" in key]
+
+
+def masked_text_frame(text: str) -> bytes:
+    """One client-to-server text frame (FIN, opcode 1, masked as clients must), payload under 126 bytes."""
+    payload = text.encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

@@ -1,4 +1,4 @@
-"""publish_event never raises into its caller."""
+"""publish_event never raises into its caller, and sends the ops stream's events to the group of their kind."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 from apps.core import metrics
 from apps.core.redis import get_client
-from apps.realtime.services import publish_event
+from apps.realtime.services import OPS_GROUP, ops_group_for, publish_event
 from tests.logs import logged_events
 
 
@@ -69,3 +69,38 @@ def test_publishing_from_inside_a_running_event_loop_is_delivered(realtime_names
     message = subscriber.get_message(timeout=2)
     subscriber.close()
     assert message is not None and message["type"] == "message"
+
+
+def test_each_kind_of_ops_event_has_its_own_group():
+    assert ops_group_for("payment.succeeded") == "ops.payments"
+    assert ops_group_for("session.changed") == "ops.sessions"
+    assert ops_group_for("allocation.scheduled") == "ops.allocations"
+
+
+def test_an_ops_event_of_an_unlisted_kind_goes_to_superusers_only():
+    assert ops_group_for("refund.issued") == "ops.other"
+
+
+def test_an_event_published_to_the_ops_stream_goes_to_its_kinds_group_and_not_to_ops(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+    async def listen() -> tuple[dict, bool]:
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        payments, everyone = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("ops.payments", payments)
+        await layer.group_add(OPS_GROUP, everyone)
+        await asyncio.to_thread(publish_event, event_type="payment.failed", object_id=1, data={}, groups=[OPS_GROUP])
+        received = await layer.receive(payments)
+        try:
+            async with asyncio.timeout(0.2):
+                await layer.receive(everyone)
+        except TimeoutError:
+            return received, True
+        return received, False
+
+    received, ops_itself_got_nothing = asyncio.run(listen())
+
+    assert received["group"] == "ops.payments"
+    assert ops_itself_got_nothing

@@ -20,7 +20,7 @@ from apps.payments.models import Payment
 from apps.payments.services import payment_settle
 from apps.pipeline.services import pipeline_resume_stalled
 from apps.purchases.models import StudentCoursePurchase
-from apps.realtime.services import OPS_GROUP
+from apps.realtime.services import ops_group_for
 from apps.tutoring.models import TutoringSession
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StaffUserFactory, StudentFactory, TrainerFactory
@@ -53,7 +53,7 @@ def test_a_succeeded_payment_ends_in_scheduled_sessions_and_a_published_event(st
     async def pay_and_listen() -> tuple[Payment, dict]:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await layer.group_add(OPS_GROUP, channel)
+        await layer.group_add(ops_group_for("allocation.scheduled"), channel)
         payment = await sync_to_async(_pay)(course)
         async with asyncio.timeout(40):
             while True:

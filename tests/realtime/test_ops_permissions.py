@@ -1,0 +1,103 @@
+"""/ws/ops/ carries each kind of event only to staff who may view that model; the snapshot to every staff socket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from apps.realtime.services import OPS_GROUP, publish_event
+from tests.factories import StaffUserFactory, UserFactory
+from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def server(realtime_namespace):
+    with realtime_server(**realtime_namespace) as running:
+        yield running
+
+
+def _staff(*permissions: str):
+    """A staff user (not a superuser) holding exactly `permissions`, e.g. "payments.view_payment"."""
+    user = UserFactory(is_staff=True)
+    for permission in permissions:
+        app_label, codename = permission.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return user
+
+
+def _publish_to_ops(event_type: str) -> None:
+    publish_event(event_type=event_type, object_id=1, data={}, groups=[OPS_GROUP])
+
+
+async def _heard(socket, event_type: str, within: float = 1.5) -> bool:
+    """Whether `socket` receives `event_type` next within `within` s (snapshots, every heartbeat, skipped)."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                event = await next_event(socket)
+                if event["type"] != "ops.snapshot":
+                    return event["type"] == event_type
+    except TimeoutError:
+        return False
+
+
+def _who_hears(server, users: list, event_type: str) -> list[bool]:
+    cookies = [session_cookie(user) for user in users]
+
+    async def scenario() -> list[bool]:
+        sockets = [await open_socket(server, cookie, path="/ws/ops/") for cookie in cookies]
+        firsts = [await next_event(socket) for socket in sockets]
+        assert [first["type"] for first in firsts] == ["ops.snapshot"] * len(sockets)
+        await asyncio.to_thread(_publish_to_ops, event_type)
+        heard = [await _heard(socket, event_type) for socket in sockets]
+        for socket in sockets:
+            await socket.close()
+        return heard
+
+    return asyncio.run(scenario())
+
+
+def test_payment_events_reach_staff_who_may_view_payments_and_no_other_staff(server):
+    allowed, not_allowed = _staff("payments.view_payment"), _staff("tutoring.view_tutoringsession")
+
+    assert _who_hears(server, [allowed, not_allowed], "payment.succeeded") == [True, False]
+
+
+def test_session_events_reach_staff_who_may_view_sessions_and_no_other_staff(server):
+    allowed, not_allowed = _staff("tutoring.view_tutoringsession"), _staff("payments.view_payment")
+
+    assert _who_hears(server, [allowed, not_allowed], "session.changed") == [True, False]
+
+
+def test_allocation_events_reach_staff_who_may_view_allocations_and_no_other_staff(server):
+    allowed, not_allowed = _staff("allocations.view_trainerallocation"), _staff("payments.view_payment")
+
+    assert _who_hears(server, [allowed, not_allowed], "allocation.scheduled") == [True, False]
+
+
+def test_a_superuser_hears_every_kind_even_one_no_permission_names(server):
+    superuser = StaffUserFactory(is_superuser=True)
+
+    heard = [_who_hears(server, [superuser], kind)[0] for kind in ("payment.failed", "session.changed", "other.thing")]
+
+    assert heard == [True, True, True]
+
+
+def test_staff_without_any_view_permission_get_the_snapshot_and_no_events(server):
+    cookie = session_cookie(_staff())
+
+    async def scenario():
+        async with await open_socket(server, cookie, path="/ws/ops/") as socket:
+            first = await next_event(socket)
+            await asyncio.to_thread(_publish_to_ops, "payment.succeeded")
+            await asyncio.to_thread(_publish_to_ops, "other.thing")
+            return first, await _heard(socket, "payment.succeeded")
+
+    first, heard = asyncio.run(scenario())
+
+    assert first["type"] == "ops.snapshot"
+    assert not heard
