@@ -11,8 +11,9 @@
    same run, interleaved rounds; prints tasks/s and the ratio.
 3. Hand-offs: a ReliableTask no-op enqueued from a committing transaction
    through the outbox (INSERT, publish after commit, DELETE) vs the old
-   `transaction.on_commit(task.delay)`, interleaved rounds; prints the
-   committing side's hand-offs/s and the ratio.
+   `transaction.on_commit(task.delay)`, each in a transaction that writes one
+   row, interleaved rounds; prints the committing side's hand-offs/s and the
+   ratio.
 """
 
 from __future__ import annotations
@@ -99,17 +100,23 @@ def bench_noops(task, count: int) -> float:
 
 
 def bench_handoffs(count: int, *, outbox: bool) -> float:
-    """Hand-offs/s as the committing process sees them: one transaction and one enqueue each, until all ran."""
+    """Hand-offs/s as the committing process sees them, until all ran: each transaction writes one row
+    (as every pipeline step and settlement does) and hands one task on."""
     from django.db import transaction
+    from django.utils import timezone
 
     from apps.core.redis import get_client
+    from apps.directory.models import Student
     from apps.outbox.services import outbox_enqueue
+    from tests.factories import StudentFactory
 
     client = get_client("write")
     client.delete(COUNTER_KEY)
+    student = StudentFactory()
     started = time.perf_counter()
     for _ in range(count):
         with transaction.atomic():
+            Student.objects.filter(id=student.id).update(updated_at=timezone.now())
             if outbox:
                 outbox_enqueue(task_name=bench_noop_reliable.name)
             else:
