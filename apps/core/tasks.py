@@ -45,9 +45,6 @@ from apps.core.redis import REDIS_ERRORS, get_client
 
 logger = structlog.get_logger(__name__)
 
-# Replays carry the dead letter they came from, so success can resolve it.
-REPLAY_HEADER = "x_deadletter_id"
-
 
 class TransientTaskError(Exception):
     """The task may succeed later (e.g. no trainer has capacity yet): retry with backoff."""
@@ -189,10 +186,10 @@ class ReliableTask(Task):
         logger.error("task_dead_lettered", reason=reason, error_class=record.exception_class, attempts=record.attempts)
 
     def _resolve_replayed(self) -> None:
+        from apps.deadletters.services import REPLAY_HEADER, deadletter_mark_resolved_by_replay
+
         deadletter_id = getattr(self.request, REPLAY_HEADER, None)
         if deadletter_id:
-            from apps.deadletters.services import deadletter_mark_resolved_by_replay
-
             deadletter_mark_resolved_by_replay(deadletter_id=int(deadletter_id), task_id=self.request.id or "")
 
     # --- delivery counting (poison messages) --------------------------------------

@@ -28,7 +28,6 @@ from django.db.models import Case, F, JSONField, Q, Value, When
 from django.utils import timezone
 
 from apps.core.context import reset_correlation_id, set_correlation_id
-from apps.core.tasks import REPLAY_HEADER
 from apps.deadletters.models import (
     OPEN_STATUSES,
     DeadLetter,
@@ -42,16 +41,14 @@ from apps.deadletters.selectors import DeadLetterFilter, deadletter_list
 logger = structlog.get_logger(__name__)
 
 REPLAYABLE = OPEN_STATUSES
+# Replays carry the letter they came from, so the task's success can resolve it (apps.core.tasks reads it).
+REPLAY_HEADER = "x_deadletter_id"
 # Tries of one recording that lose an insert race before giving up (the loser's retry finds the winner).
 RECORD_TRIES = 3
 
 
 class DeadLetterError(Exception):
     code = "deadletter_error"
-
-
-class ReplayRefused(DeadLetterError):
-    code = "replay_refused"
 
 
 @dataclass(frozen=True)
