@@ -1,9 +1,12 @@
-"""Pipeline step 2: a purchase gets a trainer who teaches its course and has capacity.
+"""A purchase gets a trainer who teaches its course and has capacity (a pipeline step, apps/pipeline/steps.py).
 
 Concurrency, in order:
 1. Each candidate is tried in its own short transaction that locks the
    purchase, then one trainer (SELECT ... FOR UPDATE). Locks are always taken
    in that order and at most one trainer is held, so allocators never deadlock.
+   That is why this service owns its transactions: a caller's follow-up runs
+   inside the one that made or found the allocation (`on_assigned`) instead
+   of wrapping them all, which would hold every trainer tried until the end.
 2. Under the trainer's lock, its active allocations are counted against
    Trainer.capacity; concurrent allocations to one trainer wait for each other,
    so capacity is never exceeded.
@@ -14,6 +17,8 @@ Concurrency, in order:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from django.db import transaction
 from django.db.models import Count, Q
@@ -22,30 +27,36 @@ from django.utils import timezone
 from apps.allocations.models import TrainerAllocation
 from apps.core.tasks import AlreadyDone, TransientTaskError
 from apps.directory.models import Trainer
-from apps.outbox.services import outbox_enqueue
 from apps.purchases.models import StudentCoursePurchase
 
 logger = structlog.get_logger(__name__)
+
+OnAssigned = Callable[[TrainerAllocation], None]
 
 
 class TrainerUnavailable(TransientTaskError):
     """No active trainer of the course has capacity now; capacity frees up or trainers are added."""
 
 
-def allocation_assign_trainer(*, purchase_id: int) -> TrainerAllocation:
+def allocation_assign_trainer(
+    *, purchase_id: int, on_assigned: OnAssigned = lambda allocation: None
+) -> TrainerAllocation:
     """The purchase's open allocation, assigning the least-loaded trainer with room on the first call.
 
     Runs one query to rank trainers, then a short transaction per candidate.
+    `on_assigned` runs in the transaction that creates or finds the allocation,
+    every time (also on a repeat), so what the caller writes there commits with it.
     """
     purchase = StudentCoursePurchase.objects.get(id=purchase_id)
     for trainer_id in _candidate_trainer_ids(purchase.course_id):
-        allocation = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id)
+        allocation = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned)
         if allocation is not None:
             return allocation
-    existing = _open_allocation(purchase.id)
-    if existing is not None:  # no candidates, but an earlier delivery already allocated
-        _enqueue_scheduling(existing.id)
-        return existing
+    with transaction.atomic():
+        existing = _open_allocation(purchase.id)
+        if existing is not None:  # no candidates, but an earlier delivery already allocated
+            on_assigned(existing)
+            return existing
     raise TrainerUnavailable(f"no trainer of course {purchase.course_id} has capacity")
 
 
@@ -65,14 +76,14 @@ def _candidate_trainer_ids(course_id: int) -> list[int]:
     )
 
 
-def _allocate_to(*, purchase_id: int, trainer_id: int) -> TrainerAllocation | None:
+def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) -> TrainerAllocation | None:
     with transaction.atomic():
         # 1. Purchase first, then one trainer: the same order everywhere.
         purchase = StudentCoursePurchase.objects.select_for_update().get(id=purchase_id)
         # 3. Already allocated by an earlier delivery.
         existing = _open_allocation(purchase.id)
         if existing is not None:
-            _enqueue_scheduling(existing.id)
+            on_assigned(existing)
             return existing
         if not purchase.is_active:
             raise AlreadyDone(f"purchase {purchase.id} is no longer active")
@@ -90,14 +101,9 @@ def _allocate_to(*, purchase_id: int, trainer_id: int) -> TrainerAllocation | No
             allocated_at=timezone.now(),
         )
         logger.info("allocation_assigned", allocation_id=allocation.id, trainer_id=trainer.id, load=load + 1)
-        _enqueue_scheduling(allocation.id)
+        on_assigned(allocation)
     return allocation
 
 
 def _open_allocation(purchase_id: int) -> TrainerAllocation | None:
     return TrainerAllocation.objects.filter(purchase_id=purchase_id, status__in=TrainerAllocation.OPEN_STATUSES).first()
-
-
-def _enqueue_scheduling(allocation_id: int) -> None:
-    """The next step, through the outbox: in the caller's transaction, or in its own."""
-    outbox_enqueue(task_name="tutoring.schedule_sessions", args=[allocation_id])

@@ -1,13 +1,11 @@
-"""Pipeline step 1: a succeeded payment becomes a purchase, once.
+"""A succeeded payment becomes a purchase, once (the pipeline's first step, apps/pipeline/steps.py).
 
 Concurrency, in order:
-1. The payment row is locked (SELECT ... FOR UPDATE), so two deliveries of the
-   same step run one after the other; the second finds the purchase.
+1. The payment row is locked (SELECT ... FOR UPDATE) until the caller's
+   transaction ends, so two deliveries of the same step run one after the
+   other; the second finds the purchase.
 2. student_course_purchases_payment_uniq backs that up: a racing insert fails
    with IntegrityError, which the task retries into the lookup.
-3. The next step is written to the outbox every time, also when the purchase
-   existed: a worker that died between commit and enqueue is redelivered and
-   re-enqueues it.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from django.db import transaction
 
 from apps.core.tasks import PermanentTaskError
 from apps.directory.models import Student
-from apps.outbox.services import outbox_enqueue
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
 
@@ -29,7 +26,10 @@ class PurchaseNotAllowed(PermanentTaskError):
 
 
 def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
-    """The purchase a succeeded payment pays for, created on the first call. Three or four queries."""
+    """The purchase a succeeded payment pays for, created on the first call. Three or four queries.
+
+    Returns the existing purchase on a repeat, so a caller's follow-up runs every time.
+    """
     with transaction.atomic():
         # 1. Serialise deliveries of this step for this payment.
         payment = Payment.objects.select_for_update().select_related("student").get(id=payment_id)
@@ -41,8 +41,6 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
                 payment=payment, student_id=payment.student_id, course_id=payment.course_id
             )
             logger.info("purchase_created", purchase_id=purchase.id, payment_id=payment.id)
-        # 3. Always hand on, so a lost enqueue is repaired by redelivery.
-        outbox_enqueue(task_name="allocations.assign_trainer", args=[purchase.id])
     return purchase
 
 

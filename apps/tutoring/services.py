@@ -1,7 +1,8 @@
-"""Pipeline step 3: an allocation gets Course.sessions_per_purchase weekly sessions.
+"""An allocation gets Course.sessions_per_purchase weekly sessions (a pipeline step, apps/pipeline/steps.py).
 
 Concurrency, in order:
-1. The allocation row is locked, so deliveries of this step run one at a time.
+1. The allocation row is locked until the caller's transaction ends, so
+   deliveries of this step run one at a time.
 2. The slots are a pure function of the allocation (its date, weekly, at
    SESSION_TIME), and are inserted with ON CONFLICT DO NOTHING on
    tutoring_sessions_allocation_slot_uniq: however many runs race, each slot
@@ -20,7 +21,6 @@ from django.utils import timezone
 from apps.allocations.models import TrainerAllocation
 from apps.core.tasks import AlreadyDone
 from apps.directory.models import Student, Trainer
-from apps.outbox.services import outbox_enqueue
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
 
@@ -55,7 +55,6 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
         TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
         created = TutoringSession.objects.filter(allocation_id=allocation.id).count() - before
         logger.info("sessions_scheduled", allocation_id=allocation.id, created=created)
-        outbox_enqueue(task_name="pipeline.notify_allocation", args=[allocation.id])
     return created
 
 

@@ -25,8 +25,8 @@ from apps.deadletters.services import (
     deadletter_replay_matching,
 )
 from apps.directory.models import Student
+from apps.pipeline.tasks import purchases_create_from_payment
 from apps.purchases.models import StudentCoursePurchase
-from apps.purchases.tasks import purchases_create_from_payment
 from tests.deadletters.factories import DeadLetterFactory
 from tests.factories import PaymentFactory, PurchaseFactory, StaffUserFactory
 

@@ -5,11 +5,9 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from apps.allocations.tasks import allocations_assign_trainer
 from apps.deadletters.models import DeadLetter
+from apps.outbox.models import OutboxMessage
 from apps.pipeline.services import pipeline_resume_stalled
-from apps.purchases.tasks import purchases_create_from_payment
-from apps.tutoring.tasks import tutoring_schedule_sessions
 from tests.deadletters.factories import DeadLetterFactory
 from tests.factories import AllocationFactory, PaymentFactory, PurchaseFactory
 
@@ -18,29 +16,26 @@ pytestmark = pytest.mark.django_db
 NOW = datetime.timedelta(0)
 
 
-@pytest.fixture
-def enqueued(monkeypatch) -> dict[str, list[int]]:
-    """What the resume job enqueues, by task name, instead of publishing it."""
+def _handed_off() -> dict[str, list[int]]:
+    """What the resume job wrote to the outbox, by task name (the test's transaction never commits: nothing is sent)."""
     sent: dict[str, list[int]] = {}
-    for task in (purchases_create_from_payment, allocations_assign_trainer, tutoring_schedule_sessions):
-        monkeypatch.setattr(
-            task, "delay", lambda object_id, name=task.name: sent.setdefault(name, []).append(object_id)
-        )
+    for task_name, (object_id,) in OutboxMessage.objects.order_by("id").values_list("task_name", "args"):
+        sent.setdefault(task_name, []).append(object_id)
     return sent
 
 
-def test_resume_skips_a_stalled_payment_whose_step_has_an_open_dead_letter(enqueued):
+def test_resume_skips_a_stalled_payment_whose_step_has_an_open_dead_letter():
     failing, stalled = PaymentFactory(), PaymentFactory()
     DeadLetterFactory(task_name="purchases.create_from_payment", args=[failing.id])
 
     summary = pipeline_resume_stalled(older_than=NOW)
 
-    assert enqueued == {"purchases.create_from_payment": [stalled.id]}
+    assert _handed_off() == {"purchases.create_from_payment": [stalled.id]}
     assert (summary.purchases, summary.skipped) == (1, 1)
 
 
 @pytest.mark.parametrize("closed", [DeadLetter.Status.RESOLVED, DeadLetter.Status.DISCARDED])
-def test_resume_enqueues_a_stalled_payment_whose_dead_letter_was_closed(enqueued, closed):
+def test_resume_enqueues_a_stalled_payment_whose_dead_letter_was_closed(closed):
     payment = PaymentFactory()
     DeadLetterFactory(
         task_name="purchases.create_from_payment", args=[payment.id], status=closed, resolved_at=timezone.now()
@@ -48,11 +43,11 @@ def test_resume_enqueues_a_stalled_payment_whose_dead_letter_was_closed(enqueued
 
     summary = pipeline_resume_stalled(older_than=NOW)
 
-    assert enqueued == {"purchases.create_from_payment": [payment.id]}
+    assert _handed_off() == {"purchases.create_from_payment": [payment.id]}
     assert summary.skipped == 0
 
 
-def test_resume_skips_only_the_step_kind_the_open_letter_names(enqueued):
+def test_resume_skips_only_the_step_kind_the_open_letter_names():
     purchase = PurchaseFactory()
     allocation = AllocationFactory()
     DeadLetterFactory(task_name="allocations.assign_trainer", args=[purchase.id])
@@ -60,11 +55,11 @@ def test_resume_skips_only_the_step_kind_the_open_letter_names(enqueued):
 
     summary = pipeline_resume_stalled(older_than=NOW)
 
-    assert enqueued == {"tutoring.schedule_sessions": [allocation.id]}
+    assert _handed_off() == {"tutoring.schedule_sessions": [allocation.id]}
     assert (summary.allocations, summary.schedules, summary.skipped) == (0, 1, 1)
 
 
-def test_resume_checks_open_letters_for_every_step_kind_in_its_three_queries(enqueued, django_assert_num_queries):
+def test_resume_checks_open_letters_for_every_step_kind_in_its_three_queries(django_assert_num_queries):
     for _ in range(3):
         payment, purchase, allocation = PaymentFactory(), PurchaseFactory(), AllocationFactory()
         DeadLetterFactory(task_name="purchases.create_from_payment", args=[payment.id])
@@ -74,11 +69,11 @@ def test_resume_checks_open_letters_for_every_step_kind_in_its_three_queries(enq
     with django_assert_num_queries(3):
         summary = pipeline_resume_stalled(older_than=NOW)
 
-    assert enqueued == {}
+    assert _handed_off() == {}
     assert summary.skipped == 9
 
 
-def test_resume_fills_its_limit_with_resumable_steps_before_dead_lettered_ones(enqueued):
+def test_resume_fills_its_limit_with_resumable_steps_before_dead_lettered_ones():
     blocked = [PaymentFactory() for _ in range(3)]
     for payment in blocked:
         DeadLetterFactory(task_name="purchases.create_from_payment", args=[payment.id])
@@ -86,11 +81,11 @@ def test_resume_fills_its_limit_with_resumable_steps_before_dead_lettered_ones(e
 
     summary = pipeline_resume_stalled(older_than=NOW, limit=2)
 
-    assert enqueued == {"purchases.create_from_payment": [resumable.id]}
+    assert _handed_off() == {"purchases.create_from_payment": [resumable.id]}
     assert (summary.purchases, summary.skipped) == (1, 1)
 
 
-def test_the_resume_summary_is_logged_with_the_skipped_count(enqueued, caplog):
+def test_the_resume_summary_is_logged_with_the_skipped_count(caplog):
     payment = PaymentFactory()
     DeadLetterFactory(task_name="purchases.create_from_payment", args=[payment.id])
 

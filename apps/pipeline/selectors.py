@@ -1,0 +1,54 @@
+"""Reads of the pipeline's resume job: the work each step left undone, and whether its call is dead-lettered."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
+
+from apps.allocations.models import TrainerAllocation
+from apps.deadletters.selectors import deadletter_open_for_call
+from apps.payments.models import Payment, PaymentStatus
+from apps.purchases.models import StudentCoursePurchase
+
+
+def pipeline_payments_without_purchase(*, before: datetime.datetime) -> QuerySet[Payment]:
+    """Payments that succeeded before `before` and have no purchase yet."""
+    return Payment.objects.filter(status=PaymentStatus.SUCCEEDED, updated_at__lt=before).exclude(
+        Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id")))
+    )
+
+
+def pipeline_purchases_without_allocation(*, before: datetime.datetime) -> QuerySet[StudentCoursePurchase]:
+    """Active purchases made before `before` that have no allocation yet."""
+    return StudentCoursePurchase.objects.filter(is_active=True, created_at__lt=before).exclude(
+        Exists(TrainerAllocation.objects.filter(purchase_id=OuterRef("id")))
+    )
+
+
+def pipeline_allocations_without_sessions(*, before: datetime.datetime) -> QuerySet[TrainerAllocation]:
+    """Active allocations last changed before `before` with fewer sessions than their course gives."""
+    return (
+        TrainerAllocation.objects.filter(status=TrainerAllocation.Status.ACTIVE, updated_at__lt=before)
+        .annotate(sessions_count=Count("sessions"))
+        .filter(sessions_count__lt=F("course__sessions_per_purchase"))
+    )
+
+
+@dataclass(frozen=True)
+class StalledIds:
+    resumable: list[int]
+    # Ids whose `task_name(id)` has an open dead letter: an operator acts first.
+    skipped: int
+
+
+def pipeline_stalled_ids(*, stalled: QuerySet, task_name: str, limit: int) -> StalledIds:
+    """Up to `limit` ids of `stalled`, those whose `task_name(id)` has no open dead letter first. One query."""
+    rows = list(
+        stalled.annotate(dead_lettered=deadletter_open_for_call(task_name=task_name, arg=OuterRef("id")))
+        .order_by("dead_lettered", "id")
+        .values_list("id", "dead_lettered")[:limit]
+    )
+    resumable = [object_id for object_id, dead_lettered in rows if not dead_lettered]
+    return StalledIds(resumable=resumable, skipped=len(rows) - len(resumable))
