@@ -17,6 +17,8 @@ Concurrency, in order:
 5. Settling locks the row (SELECT ... FOR UPDATE) and checks the transition;
    a repeated settlement to the same status is a no-op. The pipeline's first
    step is written to the outbox in the same transaction.
+6. Every status change (the claim, every settlement) writes the invalidation
+   of the student's cached lists to the outbox in its transaction.
 """
 
 from __future__ import annotations
@@ -191,14 +193,17 @@ def _ensure_same_request(payment: Payment, request: PaymentRequest) -> None:
 def payment_charge(*, payment_id: int) -> Payment:
     """Charge a created payment at the provider, if this caller wins the claim.
 
-    Runs two queries and one provider call. A payment someone else is already
-    charging, or that is settled, is returned unchanged.
+    Runs two queries (three when it claims) and one provider call. A payment
+    someone else is already charging, or that is settled, is returned unchanged.
     """
-    # 1. Claim: only one caller moves created -> pending.
-    claimed = Payment.objects.filter(id=payment_id, status=PaymentStatus.CREATED).update(
-        status=PaymentStatus.PENDING, updated_at=timezone.now()
-    )
-    payment = Payment.objects.get(id=payment_id)
+    # 1. Claim: only one caller moves created -> pending; the student's cached lists change with it.
+    with transaction.atomic():
+        claimed = Payment.objects.filter(id=payment_id, status=PaymentStatus.CREATED).update(
+            status=PaymentStatus.PENDING, updated_at=timezone.now()
+        )
+        payment = Payment.objects.get(id=payment_id)
+        if claimed:
+            _hand_off_cache_invalidation(payment)
     if not claimed:
         return payment
     logger.info("payment_state_changed", payment_id=payment.id, old="created", new="pending")
@@ -219,9 +224,10 @@ def payment_charge(*, payment_id: int) -> Payment:
 def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | None = None) -> Payment:
     """Move a payment to `status` if the state machine allows it; the same status again is a no-op.
 
-    On success the pipeline's first step and the cache invalidation are written
-    to the outbox in the same transaction (published when it commits). The
-    change is published to the student's login and the ops stream on commit.
+    Every change writes the invalidation of the student's cached lists to the
+    outbox in the same transaction (published when it commits), and a success
+    the pipeline's first step too. The change is published to the student's
+    login and the ops stream on commit.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update(of=("self",)).select_related("student").get(id=payment_id)
@@ -235,8 +241,10 @@ def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | N
             payment.provider_payment_id = provider_payment_id
         payment.save(update_fields=["status", "provider_payment_id", "updated_at"])
         logger.info("payment_state_changed", payment_id=payment.id, old=old, new=status)
+        _hand_off_cache_invalidation(payment)
         if status == PaymentStatus.SUCCEEDED:
-            _hand_off_succeeded(payment)
+            pipeline_start_for_payment(payment_id=payment.id)
+            logger.info("payment_downstream_enqueued", payment_id=payment.id)
         # Robust: a notification must never cost the caller its answer.
         transaction.on_commit(partial(_announce, _status_event(payment)), robust=True)
     return payment
@@ -266,11 +274,9 @@ def _status_event(payment: Payment) -> dict:
     }
 
 
-def _hand_off_succeeded(payment: Payment) -> None:
-    """Outbox rows for the work a success starts, in the settling transaction. Two INSERTs."""
+def _hand_off_cache_invalidation(payment: Payment) -> None:
+    """Every status list of the student may have changed: one outbox INSERT, in the caller's transaction."""
     outbox_enqueue(task_name="payments.invalidate_student_cache", args=[payment.student_id])
-    pipeline_start_for_payment(payment_id=payment.id)
-    logger.info("payment_downstream_enqueued", payment_id=payment.id)
 
 
 @dataclass(frozen=True)

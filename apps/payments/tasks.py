@@ -5,7 +5,7 @@ import datetime
 import structlog
 from celery import shared_task
 
-from apps.core.tasks import ReliableTask
+from apps.core.tasks import ReliableTask, require_id
 from apps.payments.selectors import payment_cache_invalidate_for_student
 from apps.payments.services import payment_reconcile_stuck
 
@@ -15,10 +15,10 @@ logger = structlog.get_logger(__name__)
 RECONCILE_AFTER_MINUTES = 5
 
 
-@shared_task(name="payments.invalidate_student_cache", ignore_result=True)
+@shared_task(base=ReliableTask, name="payments.invalidate_student_cache", ignore_result=True)
 def payments_invalidate_student_cache(student_id: int) -> None:
-    """A student's cached payment lists are stale once a payment settles."""
-    payment_cache_invalidate_for_student(student_id=student_id)
+    """Every payment status change makes the student's cached lists stale (the cache fails open: bounded, never raises)."""
+    payment_cache_invalidate_for_student(student_id=require_id(student_id, "student_id"))
     logger.info("student_payment_cache_invalidated", student_id=student_id)
 
 

@@ -32,12 +32,13 @@ MARGIN_S = 1.5
 
 def _answer_budget(settings) -> float:
     """What one create may spend on a frozen Redis, by the bounds in settings: the rate limiter, the circuit
-    breaker's shared state (a read and a write), two outbox publishes of two attempts each, and the live-view
-    publish. Far under the request deadline, and no 5xx."""
+    breaker's shared state (a read and a write), three outbox publishes of two attempts each (the claim's cache
+    invalidation; the settlement's, and the pipeline's first step), and the live-view publish. Far under the
+    request deadline, and no 5xx."""
     return (
         settings.RATE_LIMIT_REDIS_TIMEOUT
         + 2 * settings.REDIS_WRITE_TIMEOUT
-        + 2 * 2 * settings.OUTBOX_PUBLISH_TIMEOUT
+        + 3 * 2 * settings.OUTBOX_PUBLISH_TIMEOUT
         + settings.WS_PUBLISH_TIMEOUT * 1.1
         + MARGIN_S
     )
