@@ -58,8 +58,8 @@ def deadletter_groups_by_exception(*, status: str = DeadLetterStatus.NEW) -> lis
 def deadletter_open_for_call(*, task_name: str, arg: Expression) -> Exists:
     """Whether `task_name(arg)` has an open letter, as an Exists() over the caller's rows (e.g. arg=OuterRef("id")).
 
-    For single-positional-argument tasks enqueued as `task.delay(id)`, like the
-    pipeline's steps; looked up through dead_letters_open_fingerprint_uniq.
+    For tasks called with one positional id (`args=[id]`), like the pipeline's
+    steps; looked up through dead_letters_open_fingerprint_uniq.
     """
     call = deadletter_fingerprint_expression(Value(task_name), JSONArray(arg), Value({}, output_field=JSONField()))
     return Exists(DeadLetter.objects.filter(fingerprint=call, status__in=OPEN_STATUSES))

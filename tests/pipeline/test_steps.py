@@ -31,9 +31,9 @@ def _handed_off() -> list[tuple[str, list[int]]]:
 
 
 def test_the_steps_keep_their_order_their_task_names_and_their_queues():
+    app.loader.import_default_modules()  # what a worker registers at start
     assert [step.task_name for step in PIPELINE] == list(STEP_QUEUES)
     for task_name, queue in STEP_QUEUES.items():
-        app.loader.import_default_modules()
         assert isinstance(app.tasks[task_name], ReliableTask)
         assert app.amqp.router.route({}, task_name)["queue"].name == queue
 
