@@ -1,105 +1,225 @@
-"""Typed getters for settings read from the environment.
+"""The environment as settings.py reads it: django-environ with the project's rules.
 
-Each getter names the variable in its error, so a bad value stops start-up
-with a message an operator can act on.
+Only settings.py imports this module. `env.<kind>("NAME", default)` reads one
+variable; a bad value stops start-up with ImproperlyConfigured naming it.
+django-environ does the reading and the list, choice and database-URL parsing;
+the rules it cannot express are here:
+
+- a blank value is unset (`FOO=` in a compose file) and values are stripped;
+- no `$OTHER` indirection: a value that starts with `$` is itself;
+- booleans accept only 1/0, true/false, yes/no, on/off (environ reads any other
+  word, a typo included, as false), numbers must parse whole (environ's float
+  drops what is not a digit: `0.5s` would be 0.5) and may carry a minimum;
+- secrets may come from NAME_FILE, and an unreadable file is named.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-import os
-import re
-import sys
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core.rates import parse_rate
+from apps.realtime.origins import parse_origin
+
+T = TypeVar("T")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name)
-    return None if value is None else value.strip()
-
-
-def env_str(name: str, default: str | None = None) -> str | None:
-    value = _raw(name)
-    return default if value in (None, "") else value
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = _raw(name)
-    if value in (None, ""):
-        return default
+def _boolean(value: str) -> bool:
     if value.lower() in _TRUE:
         return True
     if value.lower() in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {value!r}")
+    raise ValueError("must be a boolean (1/0, true/false, yes/no)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    value = _raw(name)
-    if value in (None, ""):
-        return default
+def _integer(value: str) -> int:
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
-    return number
+        raise ValueError("must be an integer") from None
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    value = _raw(name)
-    if value in (None, ""):
-        return default
+def _number(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+        raise ValueError("must be a number") from None
     if not math.isfinite(number):
-        raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+        raise ValueError("must be a finite number")
     return number
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = _raw(name)
-    if value in (None, ""):
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+# Fields of an HTTP_TARGETS entry that HTTP_TARGET_<NAME>_<FIELD> may override, with their type and minimum.
+_HTTP_TARGET_FIELDS: dict[str, tuple[type, float]] = {
+    "connect_timeout": (float, 0.01),
+    "read_timeout": (float, 0.01),
+    "pool_maxsize": (int, 1),
+    "retries": (int, 0),
+    "breaker_fail_max": (int, 1),
+    "breaker_reset_timeout": (float, 1.0),
+}
 
 
-def env_networks(name: str, default: list[str]) -> list[str]:
-    """Comma-separated IP addresses or networks, e.g. 10.0.0.5,10.1.0.0/16; returned as networks."""
-    networks = []
-    for item in env_list(name, default):
+class Env(environ.Env):
+    """environ.Env whose getters name the variable in every error (see the module docstring)."""
+
+    def raw(self, var: str) -> str | None:
+        """The stripped value, or None when the variable is unset or blank."""
+        value = self.ENVIRON.get(var, "").strip()
+        return value or None
+
+    def get_value(
+        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET, parse_default: bool = False
+    ) -> Any:
+        value = self.raw(var)
+        if value is None:
+            if default is self.NOTSET:
+                raise ImproperlyConfigured(f"{var} is required")
+            return default
         try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
+            return self.parse_value(value, cast)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{var} {exc}, got {value!r}") from None
+
+    def bool(self, var: str, default: Any = environ.Env.NOTSET) -> bool:
+        return self.get_value(var, cast=_boolean, default=default)
+
+    def int(self, var: str, default: Any = environ.Env.NOTSET, *, minimum: int | None = None) -> int:
+        return self._at_least(var, self.get_value(var, cast=_integer, default=default), minimum)
+
+    def float(self, var: str, default: Any = environ.Env.NOTSET, *, minimum: float | None = None) -> float:
+        return self._at_least(var, self.get_value(var, cast=_number, default=default), minimum)
+
+    def list(self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET) -> list[Any]:
+        """Comma-separated; blanks around and between items are dropped."""
+        items = super().list(var, cast=str.strip, default=default)
+        return [cast(item) if cast else item for item in items if item]
+
+    def choice(self, var: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str(var, default)
+        if value not in choices:
+            raise ImproperlyConfigured(f"{var} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def secret(self, var: str) -> str | None:
+        """Read a secret from VAR, or from the file named by VAR_FILE (container secrets)."""
+        file_name = self.raw(f"{var}_FILE")
+        if file_name:
+            try:
+                return Path(file_name).read_text().strip()
+            except OSError as exc:
+                raise ImproperlyConfigured(
+                    f"{var}_FILE points at {file_name!r}, which cannot be read: {exc.strerror}"
+                ) from None
+        return self.raw(var)
+
+    def database_url(self, var: str, default: str) -> dict[str, Any]:
+        """A postgres:// URL as Django's NAME/USER/PASSWORD/HOST/PORT and connection OPTIONS.
+
+        A unix-socket directory may be given as ?host=/path (as the embedded
+        PostgreSQL does); other query parameters become connection options.
+        """
+        url = self.str(var, default)
+        scheme = urlsplit(url).scheme
+        if scheme not in ("postgres", "postgresql"):
+            raise ImproperlyConfigured(f"{var} must be a postgres:// or postgresql:// URL, got scheme {scheme!r}")
+        try:
+            config = self.db_url_config(url)
         except ValueError:
-            raise ImproperlyConfigured(
-                f"{name} must list IP addresses or networks such as 10.0.0.5 or 10.1.0.0/16, got {item!r}"
-            ) from None
-    return networks
+            raise ImproperlyConfigured(f"{var} has an invalid port") from None
+        if not config["NAME"]:
+            raise ImproperlyConfigured(f"{var} must name a database, e.g. postgres://user@host:5432/ops_console")
+        # environ casts numeric-looking options to int; libpq takes them as text either way.
+        options = {key: value for key, value in parse_qsl(urlsplit(url).query)}
+        host = options.pop("host", None)
+        return {
+            "NAME": config["NAME"],
+            "USER": config["USER"],
+            "PASSWORD": config["PASSWORD"],
+            "HOST": host or config["HOST"],
+            "PORT": str(config["PORT"] or ""),
+            "OPTIONS": options,
+        }
 
+    def redis_url(self, var: str, default: str) -> str:
+        url = self.str(var, default)
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ImproperlyConfigured(f"{var} must be a redis://, rediss:// or unix:// URL")
+        return url
 
-def env_secret(name: str) -> str | None:
-    """Read a secret from NAME, or from the file named by NAME_FILE (container secrets)."""
-    file_name = _raw(f"{name}_FILE")
-    if file_name:
+    def http_url(self, var: str, default: str) -> str:
+        url = self.str(var, default)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ImproperlyConfigured(f"{var} must be an http:// or https:// URL with a host, got {url!r}")
+        return url
+
+    def rate(self, var: str, default: str) -> str:
+        value = self.str(var, default)
+        parse_rate(value, name=var)
+        return value
+
+    def time_zone(self, var: str, default: str) -> str:
+        value = self.str(var, default)
         try:
-            return Path(file_name).read_text().strip()
-        except OSError as exc:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
             raise ImproperlyConfigured(
-                f"{name}_FILE points at {file_name!r}, which cannot be read: {exc.strerror}"
+                f"{var} must be an IANA time zone such as UTC or Europe/Berlin, got {value!r}"
             ) from None
-    return env_str(name)
+        return value
+
+    def networks(self, var: str, default: list[str]) -> list[str]:
+        """Comma-separated IP addresses or networks, e.g. 10.0.0.5,10.1.0.0/16; returned as networks."""
+        networks = []
+        for item in self.list(var, default=default):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{var} must list IP addresses or networks such as 10.0.0.5 or 10.1.0.0/16, got {item!r}"
+                ) from None
+        return networks
+
+    def origins(self, var: str, default: list[str]) -> list[str]:
+        """Exact origins (scheme://host[:port]); an unset variable takes `default`, checked the same way."""
+        values = self.list(var, default=default)
+        for value in values:
+            if parse_origin(value) is None:
+                source = "" if self.raw(var) else f" (its default, as {var} is unset)"
+                raise ImproperlyConfigured(
+                    f"{var} must list origins like https://ops.example.com (scheme://host[:port], no wildcard or "
+                    f"path), got {value!r}{source}"
+                )
+        return values
+
+    def http_target_overrides(self, target: str) -> dict[str, int | float]:
+        """HTTP_TARGET_<TARGET>_<FIELD> values that are set, e.g. HTTP_TARGET_PAYMENT_PROVIDER_RETRIES=0."""
+        overrides: dict[str, int | float] = {}
+        for field, (kind, minimum) in _HTTP_TARGET_FIELDS.items():
+            name = f"HTTP_TARGET_{target.upper()}_{field.upper()}"
+            if self.raw(name) is None:
+                continue
+            if kind is int:
+                overrides[field] = self.int(name, minimum=int(minimum))
+            else:
+                overrides[field] = self.float(name, minimum=minimum)
+        return overrides
+
+    @staticmethod
+    def _at_least(var: str, number: T, minimum: Any) -> T:
+        if minimum is not None and number < minimum:  # type: ignore[operator]
+            raise ImproperlyConfigured(f"{var} must be at least {minimum}, got {number}")
+        return number
 
 
 def require_strong_secret_key(name: str, value: str) -> str:
@@ -123,76 +243,6 @@ def require_strong_secret_key(name: str, value: str) -> str:
     return value
 
 
-def _program_name(arg: str) -> str:
-    """`python -m pkg` puts pkg/__main__.py in argv[0]: name the package instead."""
-    path = Path(arg)
-    return path.parent.name if path.name == "__main__.py" else path.name
-
-
-def process_kind() -> str:
-    """Which kind of process this is: web, worker, beat, relay, manage (or test).
-
-    It names the process in every log line and in PostgreSQL's
-    application_name, so pg_stat_activity shows who holds connections.
-    OPS_PROCESS_KIND wins; otherwise the command line tells.
-    """
-    explicit = env_str("OPS_PROCESS_KIND")
-    if explicit:
-        return explicit
-    argv = " ".join(_program_name(arg) for arg in sys.argv[:3])
-    if "celery" in argv:
-        return "beat" if "beat" in sys.argv[1:] else "worker"
-    if any(server in argv for server in ("uvicorn", "daphne", "gunicorn", "runserver")):
-        return "web"
-    if "pytest" in argv:
-        return "test"
-    if "outbox_relay" in sys.argv[1:3]:
-        return "relay"
-    return "manage"
-
-
-def env_database_url(name: str, default: str) -> dict[str, object]:
-    """Parse a postgres:// URL into Django's NAME/USER/PASSWORD/HOST/PORT.
-
-    A unix-socket directory may be given as ?host=/path (as the embedded
-    PostgreSQL does). Other query parameters become connection options.
-    """
-    url = env_str(name, default) or default
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ImproperlyConfigured(f"{name} must be a postgres:// or postgresql:// URL, got scheme {parts.scheme!r}")
-    query = dict(parse_qsl(parts.query))
-    try:
-        port = parts.port
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} has an invalid port") from None
-    database = unquote(parts.path.lstrip("/"))
-    if not database:
-        raise ImproperlyConfigured(f"{name} must name a database, e.g. postgres://user@host:5432/ops_console")
-    return {
-        "NAME": database,
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": query.pop("host", None) or unquote(parts.hostname or ""),
-        "PORT": str(port or ""),
-        "QUERY_OPTIONS": query,
-    }
-
-
-def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env_str(name, default) or default
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def env_redis_url(name: str, default: str) -> str:
-    url = env_str(name, default) or default
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL")
-    return url
-
-
 def celery_broker_url(redis_url: str) -> str:
     """Kombu spells a unix-socket Redis URL redis+socket:// and its database ?virtual_host=N."""
     if not redis_url.startswith("unix://"):
@@ -205,102 +255,4 @@ def celery_broker_url(redis_url: str) -> str:
     return f"redis+socket://{path}" + (f"?{urlencode(params)}" if params else "")
 
 
-def env_time_zone(name: str, default: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    value = env_str(name, default) or default
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ImproperlyConfigured(
-            f"{name} must be an IANA time zone such as UTC or Europe/Berlin, got {value!r}"
-        ) from None
-    return value
-
-
-_RATE = re.compile(r"(?P<count>[1-9][0-9]*)/(?P<unit>[smhd])")
-_RATE_PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_rate(value: str, *, name: str) -> tuple[int, int]:
-    """'120/m' -> (120, 60): a positive count, a slash, one of s, m, h, d; nothing else."""
-    match = _RATE.fullmatch(value)
-    if match is None:
-        raise ImproperlyConfigured(
-            f"{name} must be a rate like 120/m (a positive count per s, m, h or d), got {value!r}"
-        )
-    return int(match["count"]), _RATE_PERIOD_SECONDS[match["unit"]]
-
-
-def env_rate(name: str, default: str) -> str:
-    value = env_str(name, default) or default
-    parse_rate(value, name=name)
-    return value
-
-
-def env_http_url(name: str, default: str) -> str:
-    value = env_str(name, default) or default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL with a host, got {value!r}")
-    return value
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def parse_origin(value: str) -> tuple[str, str, int] | None:
-    """'HTTPS://Ops.example.com' -> ('https', 'ops.example.com', 443); None if it is not an exact web origin.
-
-    An origin is http or https, a host and an optional port (the scheme's default
-    made explicit): no user, path, query, fragment or wildcard.
-    """
-    try:
-        parts = urlsplit(value.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname or "*" in parts.netloc or "@" in parts.netloc:
-        return None
-    if parts.path or parts.query or parts.fragment:
-        return None
-    return scheme, parts.hostname, _DEFAULT_PORTS[scheme] if port is None else port
-
-
-def env_origins(name: str, default: list[str]) -> list[str]:
-    """A list of exact origins (scheme://host[:port]); an unset variable takes `default`, checked the same way."""
-    values = env_list(name, default)
-    for value in values:
-        if parse_origin(value) is None:
-            source = "" if _raw(name) else f" (its default, as {name} is unset)"
-            raise ImproperlyConfigured(
-                f"{name} must list origins like https://ops.example.com (scheme://host[:port], no wildcard or path), "
-                f"got {value!r}{source}"
-            )
-    return values
-
-
-# Fields of an HTTP_TARGETS entry that HTTP_TARGET_<NAME>_<FIELD> may override, with their type and minimum.
-_HTTP_TARGET_FIELDS: dict[str, tuple[type, float]] = {
-    "connect_timeout": (float, 0.01),
-    "read_timeout": (float, 0.01),
-    "pool_maxsize": (int, 1),
-    "retries": (int, 0),
-    "breaker_fail_max": (int, 1),
-    "breaker_reset_timeout": (float, 1.0),
-}
-
-
-def env_http_target_overrides(target: str) -> dict[str, int | float]:
-    """HTTP_TARGET_<TARGET>_<FIELD> values that are set, e.g. HTTP_TARGET_PAYMENT_PROVIDER_RETRIES=0."""
-    overrides: dict[str, int | float] = {}
-    for field, (kind, minimum) in _HTTP_TARGET_FIELDS.items():
-        name = f"HTTP_TARGET_{target.upper()}_{field.upper()}"
-        if env_str(name) is None:
-            continue
-        if kind is int:
-            overrides[field] = env_int(name, 0, minimum=int(minimum))
-        else:
-            overrides[field] = env_float(name, 0.0, minimum=minimum)
-    return overrides
+env = Env()

@@ -6,39 +6,22 @@ A bad value stops start-up with ImproperlyConfigured naming the variable.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from ops_console.env import (
-    celery_broker_url,
-    env_bool,
-    env_choice,
-    env_database_url,
-    env_float,
-    env_http_target_overrides,
-    env_http_url,
-    env_int,
-    env_list,
-    env_networks,
-    env_origins,
-    env_rate,
-    env_redis_url,
-    env_secret,
-    env_str,
-    env_time_zone,
-    process_kind,
-    require_strong_secret_key,
-)
+from apps.core.logging import build_logging_config, process_kind
+from ops_console.env import celery_broker_url, env, require_strong_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-PROCESS_KIND = process_kind()
+PROCESS_KIND = env.str("OPS_PROCESS_KIND", None) or process_kind(sys.argv)
 
 # --- Core -------------------------------------------------------------------
 
-DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_secret("SECRET_KEY")
+DEBUG = env.bool("DEBUG", False)
+SECRET_KEY = env.secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (or set SECRET_KEY_FILE)")
@@ -46,8 +29,8 @@ if not SECRET_KEY:
 elif not DEBUG:
     require_strong_secret_key("SECRET_KEY", SECRET_KEY)
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DJANGO_APPS = [
     "django.contrib.admin",
@@ -119,25 +102,30 @@ TEMPLATES = [
 
 # Seconds a request may take before it is answered 504; views may declare more
 # with @request_deadline (aggregations 60 s, reports 120 s).
-REQUEST_TIMEOUT = env_float("REQUEST_TIMEOUT", 30.0, minimum=0.1)
+REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", 30.0, minimum=0.1)
 
 # --- PostgreSQL through psycopg 3 and Django's native pool --------------------
 
-DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 20 if DEBUG else 10, minimum=1)
-DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", min(2, DB_POOL_MAX_SIZE), minimum=0)
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", 20 if DEBUG else 10, minimum=1)
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", min(2, DB_POOL_MAX_SIZE), minimum=0)
 if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
     raise ImproperlyConfigured(
         f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
 # Seconds a request waits for a pooled connection before it gets a 503.
-DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0, minimum=0.1)
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", 5.0, minimum=0.1)
+if DB_POOL_TIMEOUT >= REQUEST_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"DB_POOL_TIMEOUT ({DB_POOL_TIMEOUT}) must be less than REQUEST_TIMEOUT ({REQUEST_TIMEOUT}): "
+        "a request waiting for a connection would run out of time before it is told the pool is exhausted"
+    )
 # Milliseconds any one SQL statement may run; reports raise it explicitly.
-DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 30_000, minimum=1)
-DB_REPORT_STATEMENT_TIMEOUT = env_int("DB_REPORT_STATEMENT_TIMEOUT", 120_000, minimum=1)
-DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+DB_STATEMENT_TIMEOUT = env.int("DB_STATEMENT_TIMEOUT", 30_000, minimum=1)
+DB_REPORT_STATEMENT_TIMEOUT = env.int("DB_REPORT_STATEMENT_TIMEOUT", 120_000, minimum=1)
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 
-_database = env_database_url("DATABASE_URL", "postgres://postgres@localhost:5432/ops_console")
-_query_options = _database.pop("QUERY_OPTIONS")
+_database = env.database_url("DATABASE_URL", "postgres://postgres@localhost:5432/ops_console")
+_query_options = _database.pop("OPTIONS")
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -156,22 +144,22 @@ DATABASES = {
                 "name": f"ops-console-{PROCESS_KIND}",
             },
         },
-        "TEST": {"NAME": env_str("DATABASE_TEST_NAME")},
+        "TEST": {"NAME": env.str("DATABASE_TEST_NAME", None)},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache through django-redis --------------------------------------
 
-REDIS_URL = env_redis_url("REDIS_URL", "redis://localhost:6379/0")
-REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.05)
-REDIS_CONNECT_TIMEOUT = env_float("REDIS_CONNECT_TIMEOUT", 1.0, minimum=0.05)
+REDIS_URL = env.redis_url("REDIS_URL", "redis://localhost:6379/0")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", 1.0, minimum=0.05)
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", 1.0, minimum=0.05)
 
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "ops"),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", "ops"),
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
@@ -182,9 +170,9 @@ CACHES = {
     }
 }
 # Bounds of the project's direct Redis calls (apps/core/redis.py), in seconds.
-REDIS_READ_TIMEOUT = env_float("REDIS_READ_TIMEOUT", 1.0, minimum=0.01)
-REDIS_WRITE_TIMEOUT = env_float("REDIS_WRITE_TIMEOUT", 2.0, minimum=0.01)
-RATE_LIMIT_REDIS_TIMEOUT = env_float("RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.01)
+REDIS_READ_TIMEOUT = env.float("REDIS_READ_TIMEOUT", 1.0, minimum=0.01)
+REDIS_WRITE_TIMEOUT = env.float("REDIS_WRITE_TIMEOUT", 2.0, minimum=0.01)
+RATE_LIMIT_REDIS_TIMEOUT = env.float("RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.01)
 
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "apps.core.cache"
@@ -194,74 +182,84 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # --- Rate limiting (apps/core/ratelimit.py, docs/ratelimiting.md) -------------
 
-RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", True)
 # Every path under /api/, per user (or per IP when anonymous).
-RATE_LIMIT_API = env_rate("RATE_LIMIT_API", "300/m")
+RATE_LIMIT_API = env.rate("RATE_LIMIT_API", "300/m")
 # POSTs to the login paths, per IP.
-RATE_LIMIT_LOGIN = env_rate("RATE_LIMIT_LOGIN", "10/m")
-RATE_LIMIT_LOGIN_PATHS = env_list("RATE_LIMIT_LOGIN_PATHS", ["/admin/login/"])
+RATE_LIMIT_LOGIN = env.rate("RATE_LIMIT_LOGIN", "10/m")
+RATE_LIMIT_LOGIN_PATHS = env.list("RATE_LIMIT_LOGIN_PATHS", default=["/admin/login/"])
 if not all(path.startswith("/") for path in RATE_LIMIT_LOGIN_PATHS):
     raise ImproperlyConfigured(f"RATE_LIMIT_LOGIN_PATHS must list paths starting with /, got {RATE_LIMIT_LOGIN_PATHS}")
 # API paths the API limit skips: the provider's signed webhook (its retries must get through).
-RATE_LIMIT_EXEMPT_PATHS = env_list("RATE_LIMIT_EXEMPT_PATHS", ["/api/payments/webhook"])
+RATE_LIMIT_EXEMPT_PATHS = env.list("RATE_LIMIT_EXEMPT_PATHS", default=["/api/payments/webhook"])
 # Namespace of the limiter's Redis keys; follows the cache's prefix by default.
-RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:rl")
+RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:rl")
 
 # --- Celery (wiring in ops_console/celery.py, operations in docs/workers.md) ------
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or celery_broker_url(REDIS_URL)
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", None) or celery_broker_url(REDIS_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_CONNECT_TIMEOUT
 # Seconds a task may run: the soft limit raises SoftTimeLimitExceeded (retried), the hard one kills the child.
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 90, minimum=1)
 if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
-    raise ImproperlyConfigured("CELERY_TASK_TIME_LIMIT must exceed CELERY_TASK_SOFT_TIME_LIMIT")
+    raise ImproperlyConfigured(
+        f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT}) must exceed CELERY_TASK_SOFT_TIME_LIMIT "
+        f"({CELERY_TASK_SOFT_TIME_LIMIT})"
+    )
 # Exponential backoff with jitter between attempts of a task that failed transiently (apps/core/tasks.py).
-TASK_RETRY_BACKOFF_BASE = env_float("TASK_RETRY_BACKOFF_BASE", 2.0, minimum=0.01)
-TASK_RETRY_BACKOFF_MAX = env_float("TASK_RETRY_BACKOFF_MAX", 300.0, minimum=0.01)
+TASK_RETRY_BACKOFF_BASE = env.float("TASK_RETRY_BACKOFF_BASE", 2.0, minimum=0.01)
+TASK_RETRY_BACKOFF_MAX = env.float("TASK_RETRY_BACKOFF_MAX", 300.0, minimum=0.01)
 # Attempts before a transient failure is dead-lettered; allocation waits longer for capacity.
-TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 3, minimum=1)
-ALLOCATION_MAX_ATTEMPTS = env_int("ALLOCATION_MAX_ATTEMPTS", 5, minimum=1)
+TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", 3, minimum=1)
+ALLOCATION_MAX_ATTEMPTS = env.int("ALLOCATION_MAX_ATTEMPTS", 5, minimum=1)
 # Deliveries of one attempt (a worker died running it) before it is dead-lettered as poison.
-TASK_MAX_DELIVERIES = env_int("TASK_MAX_DELIVERIES", 3, minimum=1)
+TASK_MAX_DELIVERIES = env.int("TASK_MAX_DELIVERIES", 3, minimum=1)
 # Redis redelivers a message not acknowledged within this many seconds (acks_late):
 # it must exceed the hard time limit plus the longest countdown, or a task runs twice.
-TASK_VISIBILITY_TIMEOUT = env_int(
+TASK_VISIBILITY_TIMEOUT = env.int(
     "CELERY_VISIBILITY_TIMEOUT", max(3600, int(CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX) + 60), minimum=1
 )
+if TASK_VISIBILITY_TIMEOUT < CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({TASK_VISIBILITY_TIMEOUT}) must be at least CELERY_TASK_TIME_LIMIT "
+        f"({CELERY_TASK_TIME_LIMIT}) plus TASK_RETRY_BACKOFF_MAX ({TASK_RETRY_BACKOFF_MAX}), or a task runs twice"
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 5.0),
     "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
     "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
     # Seconds between sweeps that restore messages of workers that died (unacked past the timeout).
-    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
     "unacked_restore_throttle": 1,
     # Namespace of every broker key; lets two deployments (or test runs) share one Redis.
-    "global_keyprefix": env_str("CELERY_BROKER_KEY_PREFIX", ""),
+    "global_keyprefix": env.str("CELERY_BROKER_KEY_PREFIX", ""),
 }
 # Every other publish (.delay(), replays, beat) retries at most twice, 0.2 s apart, each send bounded by the
 # transport's socket timeout above: Celery's default would retry three times.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Default prefetch; each queue's worker command sets its own (docs/workers.md).
-CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
 # A task running when the broker connection drops is cancelled (and redelivered), not finished twice.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The transactional outbox (apps/outbox): seconds each broker operation of a publish may take
 # (two attempts at most, so a request never waits on a stalled broker for a second)...
-OUTBOX_PUBLISH_TIMEOUT = env_float("OUTBOX_PUBLISH_TIMEOUT", 0.2, minimum=0.01)
+OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", 0.2, minimum=0.01)
 # ...seconds a committed hand-off is left to its own process before the relay sends it...
-OUTBOX_RELAY_GRACE = env_float("OUTBOX_RELAY_GRACE", 5.0, minimum=0.1)
+OUTBOX_RELAY_GRACE = env.float("OUTBOX_RELAY_GRACE", 5.0, minimum=0.1)
 # ...and the relay's pause between passes when nothing is due, and its batch size.
-OUTBOX_RELAY_INTERVAL = env_float("OUTBOX_RELAY_INTERVAL", 1.0, minimum=0.05)
-OUTBOX_RELAY_BATCH = env_int("OUTBOX_RELAY_BATCH", 200, minimum=1)
+OUTBOX_RELAY_INTERVAL = env.float("OUTBOX_RELAY_INTERVAL", 1.0, minimum=0.05)
+OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", 200, minimum=1)
 if OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
-    raise ImproperlyConfigured("OUTBOX_RELAY_GRACE must exceed two OUTBOX_PUBLISH_TIMEOUTs")
+    raise ImproperlyConfigured(
+        f"OUTBOX_RELAY_GRACE ({OUTBOX_RELAY_GRACE}) must exceed two OUTBOX_PUBLISH_TIMEOUTs ({OUTBOX_PUBLISH_TIMEOUT})"
+    )
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = ("default", "purchases", "allocations", "sessions", "cache")
@@ -280,62 +278,66 @@ CELERY_BEAT_SCHEDULE = {
     "sample-queue-depths": {"task": "deadletters.sample_queues", "schedule": 30.0},
 }
 # Dead letters resolved or discarded this many days ago are pruned (each prune is audited).
-DEADLETTER_RETENTION_DAYS = env_int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
+DEADLETTER_RETENTION_DAYS = env.int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
 # Replays enqueued per second by "replay all matching" (staggered countdowns), and at most this many per call.
-DEADLETTER_REPLAY_RATE = env_float("DEADLETTER_REPLAY_RATE", 20.0, minimum=0.1)
-DEADLETTER_REPLAY_MAX_BATCH = env_int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimum=1)
+DEADLETTER_REPLAY_RATE = env.float("DEADLETTER_REPLAY_RATE", 20.0, minimum=0.1)
+DEADLETTER_REPLAY_MAX_BATCH = env.int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimum=1)
 
 # --- API ------------------------------------------------------------------
 
 # Bootstrap bearer tokens (comma-separated; API_TOKENS_FILE works too), each an all-scopes client
 # named env:bootstrap-<n>. Everything else uses named clients (apps/apiclients, docs/api-clients.md).
-API_TOKENS = [token.strip() for token in (env_secret("API_TOKENS") or "").split(",") if token.strip()]
+API_TOKENS = [token.strip() for token in (env.secret("API_TOKENS") or "").split(",") if token.strip()]
 # Largest request body the API reads (bytes); a larger one is refused 413 by its Content-Length.
-API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 65536, minimum=1024)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", 65536, minimum=1024)
 # Currencies a payment may be made in, and the largest amount (in whole units) one payment may charge.
-PAYMENT_CURRENCIES = env_list("PAYMENT_CURRENCIES", ["EUR", "USD", "GBP", "CHF"])
-PAYMENT_MAX_AMOUNT = env_int("PAYMENT_MAX_AMOUNT", 10000, minimum=1)
+PAYMENT_CURRENCIES = env.list("PAYMENT_CURRENCIES", default=["EUR", "USD", "GBP", "CHF"])
+PAYMENT_MAX_AMOUNT = env.int("PAYMENT_MAX_AMOUNT", 10000, minimum=1)
 # Seconds a webhook signature stays valid (replays inside it are idempotent no-ops).
-PAYMENT_WEBHOOK_TOLERANCE = env_int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
+PAYMENT_WEBHOOK_TOLERANCE = env.int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
 
 # --- Outbound HTTP (apps/core/http.py) ----------------------------------------
 
-PAYMENT_PROVIDER_URL = env_http_url("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8765")
+PAYMENT_PROVIDER_URL = env.http_url("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8765")
 # Milliseconds the provider may take to answer (the read timeout of each attempt).
-PAYMENT_TIMEOUT = env_int("PAYMENT_TIMEOUT", 5000, minimum=1)
+PAYMENT_TIMEOUT = env.int("PAYMENT_TIMEOUT", 5000, minimum=1)
 # Shared with the provider to sign its webhooks (PAYMENT_WEBHOOK_SECRET_FILE works too).
-PAYMENT_WEBHOOK_SECRET = env_secret("PAYMENT_WEBHOOK_SECRET")
+PAYMENT_WEBHOOK_SECRET = env.secret("PAYMENT_WEBHOOK_SECRET")
 if not PAYMENT_WEBHOOK_SECRET and not DEBUG:
     raise ImproperlyConfigured(
         "PAYMENT_WEBHOOK_SECRET is required when DEBUG is off (or set PAYMENT_WEBHOOK_SECRET_FILE)"
     )
 # Namespace of the circuit breakers' shared state in Redis; follows the cache's prefix by default.
-HTTP_BREAKER_KEY_PREFIX = env_str("HTTP_BREAKER_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:breaker")
+HTTP_BREAKER_KEY_PREFIX = env.str("HTTP_BREAKER_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:breaker")
 # Every upstream the project calls; fields left out take the defaults in apps/core/http.py.
 HTTP_TARGETS = {
     "payment_provider": {
         "base_url": PAYMENT_PROVIDER_URL,
         "kind": "external",
         "read_timeout": PAYMENT_TIMEOUT / 1000,
-        **env_http_target_overrides("payment_provider"),
+        **env.http_target_overrides("payment_provider"),
     },
 }
 
 # --- Health ------------------------------------------------------------------
 
 # Seconds each readiness check may take before it counts as failed.
-HEALTH_CHECK_TIMEOUT = env_float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", 2.0, minimum=0.1)
+if HEALTH_CHECK_TIMEOUT >= REQUEST_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"HEALTH_CHECK_TIMEOUT ({HEALTH_CHECK_TIMEOUT}) must be less than REQUEST_TIMEOUT ({REQUEST_TIMEOUT})"
+    )
 
 # --- Realtime: WebSockets over Channels (apps/realtime, docs/realtime.md) ------
 
 # "pubsub" (RedisPubSubChannelLayer, chosen by bench/websockets.py) or "core" (RedisChannelLayer).
-WS_CHANNEL_LAYER = env_choice("WS_CHANNEL_LAYER", "pubsub", ("pubsub", "core"))
+WS_CHANNEL_LAYER = env.choice("WS_CHANNEL_LAYER", "pubsub", ("pubsub", "core"))
 # Namespace of the channel layer's Redis keys and channels.
-CHANNEL_LAYER_PREFIX = env_str("CHANNEL_LAYER_PREFIX", "asgi")
+CHANNEL_LAYER_PREFIX = env.str("CHANNEL_LAYER_PREFIX", "asgi")
 # "core" only: messages a channel (one per web process, apps/realtime/router.py) holds in Redis,
 # and seconds they live; events are live data.
-CHANNEL_LAYER_CAPACITY = env_int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1)
-CHANNEL_LAYER_EXPIRY = env_int("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
+CHANNEL_LAYER_CAPACITY = env.int("CHANNEL_LAYER_CAPACITY", 1000, minimum=1)
+CHANNEL_LAYER_EXPIRY = env.int("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
 
 
 def channel_layers_for(kind: str) -> dict[str, Any]:
@@ -358,32 +360,32 @@ def channel_layers_for(kind: str) -> dict[str, Any]:
 CHANNEL_LAYERS = channel_layers_for(WS_CHANNEL_LAYER)
 # Browser origins allowed to open a WebSocket, compared as (scheme, host, port). The console is
 # same-origin, so CSRF_TRUSTED_ORIGINS by default; in DEBUG without those, `make run`'s address.
-WS_ALLOWED_ORIGINS = env_origins(
+WS_ALLOWED_ORIGINS = env.origins(
     "WS_ALLOWED_ORIGINS",
     CSRF_TRUSTED_ORIGINS or (["http://localhost:8000", "http://127.0.0.1:8000"] if DEBUG else []),
 )
-WS_MAX_CONNECTIONS_PER_INSTANCE = env_int("WS_MAX_CONNECTIONS_PER_INSTANCE", 1000, minimum=1)
+WS_MAX_CONNECTIONS_PER_INSTANCE = env.int("WS_MAX_CONNECTIONS_PER_INSTANCE", 1000, minimum=1)
 # The newest connection past the cap is refused (close 1008); open ones are never kicked.
-WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
 # Frames waiting for one client; a full queue, or one send blocked WS_SEND_TIMEOUT, drops the client (1013).
-WS_OUTBOUND_QUEUE_SIZE = env_int("WS_OUTBOUND_QUEUE_SIZE", 64, minimum=1)
-WS_SEND_TIMEOUT = env_float("WS_SEND_TIMEOUT", 5.0, minimum=0.1)
-WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 4096, minimum=64)
-WS_INBOUND_RATE = env_rate("WS_INBOUND_RATE", "20/s")
+WS_OUTBOUND_QUEUE_SIZE = env.int("WS_OUTBOUND_QUEUE_SIZE", 64, minimum=1)
+WS_SEND_TIMEOUT = env.float("WS_SEND_TIMEOUT", 5.0, minimum=0.1)
+WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", 4096, minimum=64)
+WS_INBOUND_RATE = env.rate("WS_INBOUND_RATE", "20/s")
 # Bad frames answered with an error frame before the connection is closed.
-WS_MAX_PROTOCOL_ERRORS = env_int("WS_MAX_PROTOCOL_ERRORS", 3, minimum=0)
+WS_MAX_PROTOCOL_ERRORS = env.int("WS_MAX_PROTOCOL_ERRORS", 3, minimum=0)
 # Seconds between refreshes of this instance's tracking keys, and how long they outlive a crash.
-WS_HEARTBEAT_INTERVAL = env_float("WS_HEARTBEAT_INTERVAL", 10.0, minimum=0.1)
-WS_TRACKING_TTL = env_float("WS_TRACKING_TTL", 30.0, minimum=0.5)
+WS_HEARTBEAT_INTERVAL = env.float("WS_HEARTBEAT_INTERVAL", 10.0, minimum=0.1)
+WS_TRACKING_TTL = env.float("WS_TRACKING_TTL", 30.0, minimum=0.5)
 if WS_TRACKING_TTL <= 2 * WS_HEARTBEAT_INTERVAL:
     raise ImproperlyConfigured(
         f"WS_TRACKING_TTL ({WS_TRACKING_TTL}) must exceed twice WS_HEARTBEAT_INTERVAL ({WS_HEARTBEAT_INTERVAL})"
     )
-WS_KEY_PREFIX = env_str("WS_KEY_PREFIX", "ws")
+WS_KEY_PREFIX = env.str("WS_KEY_PREFIX", "ws")
 # Seconds publish_event may wait for Redis before the event is dropped (logged and counted).
-WS_PUBLISH_TIMEOUT = env_float("WS_PUBLISH_TIMEOUT", 1.0, minimum=0.01)
+WS_PUBLISH_TIMEOUT = env.float("WS_PUBLISH_TIMEOUT", 1.0, minimum=0.01)
 # Seconds SIGTERM gives open sockets to take their 1001 before the server stops.
-WS_DRAIN_TIMEOUT = env_float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
+WS_DRAIN_TIMEOUT = env.float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
 
 # --- Auth, i18n, static ----------------------------------------------------
 
@@ -404,7 +406,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "admin:login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
+TIME_ZONE = env.time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -426,32 +428,30 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Addresses or networks of the reverse proxies in front of the web processes (docs/ratelimiting.md).
 # X-Forwarded-For and X-Forwarded-Proto are believed from these peers only; uvicorn itself
 # never rewrites the client or the scheme (--no-proxy-headers).
-TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
+TRUSTED_PROXIES = env.networks("TRUSTED_PROXIES", [])
 for _retired in ("TRUST_X_FORWARDED_FOR", "TRUST_X_FORWARDED_PROTO"):
-    if env_bool(_retired, False):
+    if env.bool(_retired, False):
         raise ImproperlyConfigured(f"{_retired} is no longer read: list your proxies' addresses in TRUSTED_PROXIES")
 # ForwardedHeadersMiddleware removes the header from anyone else.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 # /health and /ready are probed over plain HTTP by load balancers.
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # models.E034 caps index names at 30 characters for Oracle; PostgreSQL allows 63
 # and our names say which table and query they serve.
-SILENCED_SYSTEM_CHECKS = ["models.E034", *env_list("SILENCED_SYSTEM_CHECKS", [])]
+SILENCED_SYSTEM_CHECKS = ["models.E034", *env.list("SILENCED_SYSTEM_CHECKS", default=[])]
 
 # --- Logging: structlog, JSON lines unless DEBUG ----------------------------
 
-LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-LOG_FORMAT = env_choice("LOG_FORMAT", "console" if DEBUG else "json", ("json", "console"))
-
-from apps.core.logging import build_logging_config  # noqa: E402  (needs the values above)
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+LOG_FORMAT = env.choice("LOG_FORMAT", "console" if DEBUG else "json", ("json", "console"))
 
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT, process_kind=PROCESS_KIND)

@@ -7,9 +7,36 @@ such as the correlation id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import structlog
+
+
+def _program_name(arg: str) -> str:
+    """`python -m pkg` puts pkg/__main__.py in argv[0]: name the package instead."""
+    path = Path(arg)
+    return path.parent.name if path.name == "__main__.py" else path.name
+
+
+def process_kind(argv: Sequence[str]) -> str:
+    """Which kind of process a command line starts: web, worker, beat, relay, manage (or test).
+
+    It names the process in every log line and in PostgreSQL's
+    application_name, so pg_stat_activity shows who holds connections
+    (settings.py lets OPS_PROCESS_KIND override it).
+    """
+    program = " ".join(_program_name(arg) for arg in argv[:3])
+    if "celery" in program:
+        return "beat" if "beat" in argv[1:] else "worker"
+    if any(server in program for server in ("uvicorn", "daphne", "gunicorn", "runserver")):
+        return "web"
+    if "pytest" in program:
+        return "test"
+    if "outbox_relay" in argv[1:3]:
+        return "relay"
+    return "manage"
 
 
 def _add_process_kind(process_kind: str) -> structlog.types.Processor:

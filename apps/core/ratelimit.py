@@ -28,8 +28,8 @@ from redis.commands.core import Script
 from apps.core import metrics
 from apps.core.errors import error_response
 from apps.core.proxies import client_address
+from apps.core.rates import parse_rate
 from apps.core.redis import REDIS_ERRORS, get_client
-from ops_console.env import parse_rate
 
 logger = structlog.get_logger(__name__)
 

@@ -24,6 +24,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.core import metrics
+from apps.core.rates import parse_rate
 from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
@@ -337,6 +338,4 @@ class OpsConsumer(EventsConsumer):
 
 
 def _inbound_rate() -> tuple[int, int]:
-    from ops_console.env import parse_rate
-
     return parse_rate(settings.WS_INBOUND_RATE, name="WS_INBOUND_RATE")

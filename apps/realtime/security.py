@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 from django.conf import settings
 
+from apps.realtime.origins import parse_origin
 from apps.realtime.state import refused
-from ops_console.env import parse_origin
 
 logger = structlog.get_logger(__name__)
 

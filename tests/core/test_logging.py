@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from apps.core.logging import process_kind
 from tests.servers import child_env, run_manage
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,18 @@ def test_development_logs_are_readable_console_lines():
     line = next(line for line in result.stderr.splitlines() if "payment_captured" in line)
     assert "payment_id=7" in line
     assert not line.startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("argv", "kind"),
+    [
+        (["/venv/bin/celery", "-A", "ops_console", "worker"], "worker"),
+        (["/venv/lib/celery/__main__.py", "-A", "ops_console", "beat"], "beat"),
+        (["/venv/bin/uvicorn", "ops_console.asgi:application"], "web"),
+        (["manage.py", "runserver"], "web"),
+        (["manage.py", "outbox_relay"], "relay"),
+        (["manage.py", "migrate"], "manage"),
+    ],
+)
+def test_the_command_line_tells_the_process_kind(argv, kind):
+    assert process_kind(argv) == kind

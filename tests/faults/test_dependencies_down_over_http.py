@@ -53,7 +53,9 @@ def test_a_request_stuck_behind_a_lock_gets_a_504_within_its_budget():
     holder.start()
     locked.wait(timeout=10)
     try:
-        with asgi_server(API_TOKENS=TOKEN, REQUEST_TIMEOUT="1.0") as base:
+        with asgi_server(
+            API_TOKENS=TOKEN, REQUEST_TIMEOUT="1.0", DB_POOL_TIMEOUT="0.5", HEALTH_CHECK_TIMEOUT="0.5"
+        ) as base:
             started = time.monotonic()
             response = requests.post(
                 f"{base}/api/payments/{payment.id}/status", json={"status": "refunded"}, headers=AUTH, timeout=10

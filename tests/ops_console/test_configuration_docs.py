@@ -8,7 +8,8 @@ import pytest
 
 from tests.servers import ROOT
 
-GETTER = re.compile(r"""env_[a-z_]+\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+# env.int("NAME", ...), env.str("NAME", ...): every read in settings.py goes through ops_console.env.
+GETTER = re.compile(r"""\benv\.[a-z_]+\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 DOCUMENTED = (ROOT / "docs" / "configuration.md").read_text()
 EXAMPLE = (ROOT / ".env.example").read_text()
 
@@ -29,3 +30,9 @@ def test_each_variable_is_in_the_configuration_doc(variable):
 @pytest.mark.parametrize("variable", _variables())
 def test_each_variable_is_in_the_env_example(variable):
     assert re.search(rf"^#? ?{variable}=", EXAMPLE, re.MULTILINE)
+
+
+def test_the_settings_read_the_environment_only_through_env():
+    settings_source = (ROOT / "ops_console" / "settings.py").read_text()
+
+    assert "os.environ" not in settings_source and "getenv" not in settings_source

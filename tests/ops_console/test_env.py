@@ -3,37 +3,29 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from ops_console.env import (
-    celery_broker_url,
-    env_bool,
-    env_database_url,
-    env_int,
-    env_list,
-    env_origins,
-    env_redis_url,
-    env_secret,
-    parse_origin,
-)
+from apps.realtime.origins import parse_origin
+from ops_console.env import celery_broker_url, env
+from tests.servers import ROOT
 
 
 def test_an_integer_setting_names_its_variable_when_it_is_not_a_number(monkeypatch):
     monkeypatch.setenv("DB_POOL_MAX_SIZE", "ten")
 
     with pytest.raises(ImproperlyConfigured, match="DB_POOL_MAX_SIZE must be an integer, got 'ten'"):
-        env_int("DB_POOL_MAX_SIZE", 10)
+        env.int("DB_POOL_MAX_SIZE", 10)
 
 
 def test_an_integer_setting_below_its_minimum_is_refused(monkeypatch):
     monkeypatch.setenv("DB_POOL_MAX_SIZE", "0")
 
     with pytest.raises(ImproperlyConfigured, match="DB_POOL_MAX_SIZE must be at least 1"):
-        env_int("DB_POOL_MAX_SIZE", 10, minimum=1)
+        env.int("DB_POOL_MAX_SIZE", 10, minimum=1)
 
 
 def test_an_unset_integer_setting_takes_its_default(monkeypatch):
     monkeypatch.delenv("DB_POOL_MAX_SIZE", raising=False)
 
-    assert env_int("DB_POOL_MAX_SIZE", 10) == 10
+    assert env.int("DB_POOL_MAX_SIZE", 10) == 10
 
 
 @pytest.mark.parametrize(
@@ -42,20 +34,20 @@ def test_an_unset_integer_setting_takes_its_default(monkeypatch):
 def test_a_boolean_setting_reads_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("DEBUG", raw)
 
-    assert env_bool("DEBUG", False) is expected
+    assert env.bool("DEBUG", False) is expected
 
 
 def test_a_boolean_setting_refuses_anything_else(monkeypatch):
     monkeypatch.setenv("DEBUG", "maybe")
 
     with pytest.raises(ImproperlyConfigured, match="DEBUG must be a boolean"):
-        env_bool("DEBUG", False)
+        env.bool("DEBUG", False)
 
 
 def test_a_list_setting_splits_on_commas(monkeypatch):
     monkeypatch.setenv("ALLOWED_HOSTS", "ops.example.com, admin.example.com,")
 
-    assert env_list("ALLOWED_HOSTS", []) == ["ops.example.com", "admin.example.com"]
+    assert env.list("ALLOWED_HOSTS", default=[]) == ["ops.example.com", "admin.example.com"]
 
 
 def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
@@ -63,30 +55,30 @@ def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
     secret.write_text("s3cr3t\n")
     monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
 
-    assert env_secret("SECRET_KEY") == "s3cr3t"
+    assert env.secret("SECRET_KEY") == "s3cr3t"
 
 
 def test_an_unreadable_secret_file_names_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "missing"))
 
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY_FILE"):
-        env_secret("SECRET_KEY")
+        env.secret("SECRET_KEY")
 
 
 def test_a_database_url_with_a_socket_directory_is_understood(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@/ops?host=/run/pg&sslmode=disable")
 
-    parsed = env_database_url("DATABASE_URL", "postgres://localhost/x")
+    parsed = env.database_url("DATABASE_URL", "postgres://localhost/x")
 
     assert parsed["NAME"] == "ops"
     assert parsed["HOST"] == "/run/pg"
-    assert parsed["QUERY_OPTIONS"] == {"sslmode": "disable"}
+    assert parsed["OPTIONS"] == {"sslmode": "disable"}
 
 
 def test_a_database_url_with_credentials_host_and_port_is_understood(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://ops:p%40ss@db.internal:6432/ops_console")
 
-    parsed = env_database_url("DATABASE_URL", "postgres://localhost/x")
+    parsed = env.database_url("DATABASE_URL", "postgres://localhost/x")
 
     assert (parsed["USER"], parsed["PASSWORD"], parsed["HOST"], parsed["PORT"]) == (
         "ops",
@@ -101,14 +93,14 @@ def test_a_bad_database_url_names_the_variable(monkeypatch, url):
     monkeypatch.setenv("DATABASE_URL", url)
 
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
-        env_database_url("DATABASE_URL", "postgres://localhost/x")
+        env.database_url("DATABASE_URL", "postgres://localhost/x")
 
 
 def test_a_bad_redis_url_names_the_variable(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "localhost:6379")
 
     with pytest.raises(ImproperlyConfigured, match="REDIS_URL"):
-        env_redis_url("REDIS_URL", "redis://localhost:6379/0")
+        env.redis_url("REDIS_URL", "redis://localhost:6379/0")
 
 
 def test_the_celery_broker_reaches_a_unix_socket_redis_by_kombus_scheme():
@@ -119,7 +111,7 @@ def test_the_celery_broker_reaches_a_unix_socket_redis_by_kombus_scheme():
 def test_an_empty_boolean_setting_takes_its_default(monkeypatch):
     monkeypatch.setenv("SECURE_SSL_REDIRECT", "")
 
-    assert env_bool("SECURE_SSL_REDIRECT", True) is True
+    assert env.bool("SECURE_SSL_REDIRECT", True) is True
 
 
 def test_the_celery_broker_keeps_the_redis_database_of_a_unix_socket_url():
@@ -154,11 +146,43 @@ def test_an_origin_list_names_its_variable_and_the_bad_origin(monkeypatch):
     with pytest.raises(
         ImproperlyConfigured, match=r"WS_ALLOWED_ORIGINS must list origins .* got 'ops\.example\.com:8000'"
     ):
-        env_origins("WS_ALLOWED_ORIGINS", [])
+        env.origins("WS_ALLOWED_ORIGINS", [])
 
 
 def test_an_origin_list_checks_its_default_too(monkeypatch):
     monkeypatch.delenv("WS_ALLOWED_ORIGINS", raising=False)
 
     with pytest.raises(ImproperlyConfigured, match="its default, as WS_ALLOWED_ORIGINS is unset"):
-        env_origins("WS_ALLOWED_ORIGINS", ["https://*.example.com"])
+        env.origins("WS_ALLOWED_ORIGINS", ["https://*.example.com"])
+
+
+def test_a_number_with_anything_but_digits_is_refused_not_trimmed(monkeypatch):
+    monkeypatch.setenv("DB_POOL_TIMEOUT", "0.5s")
+
+    with pytest.raises(ImproperlyConfigured, match=r"DB_POOL_TIMEOUT must be a number, got '0\.5s'"):
+        env.float("DB_POOL_TIMEOUT", 5.0)
+
+
+def test_a_value_starting_with_a_dollar_is_itself_not_another_variable(monkeypatch):
+    monkeypatch.setenv("CACHE_KEY_PREFIX", "$HOME")
+
+    assert env.str("CACHE_KEY_PREFIX", "ops") == "$HOME"
+
+
+def test_a_blank_value_takes_the_default(monkeypatch):
+    monkeypatch.setenv("CACHE_KEY_PREFIX", "  ")
+
+    assert env.str("CACHE_KEY_PREFIX", "ops") == "ops"
+
+
+def test_a_choice_outside_its_choices_names_the_variable(monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+
+    with pytest.raises(ImproperlyConfigured, match="LOG_FORMAT must be one of json, console, got 'xml'"):
+        env.choice("LOG_FORMAT", "json", ("json", "console"))
+
+
+def test_no_app_imports_the_settings_parsing_module():
+    importers = [path for path in (ROOT / "apps").rglob("*.py") if "ops_console.env" in path.read_text()]
+
+    assert importers == []

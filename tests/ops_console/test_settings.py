@@ -96,6 +96,47 @@ def test_a_pool_whose_minimum_exceeds_its_maximum_is_refused():
     assert "DB_POOL_MIN_SIZE (30) must not exceed DB_POOL_MAX_SIZE (10)" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DB_POOL_TIMEOUT": "30", "REQUEST_TIMEOUT": "30"}, "DB_POOL_TIMEOUT (30.0) must be less than REQUEST_TIMEOUT (30.0)"),
+        ({"HEALTH_CHECK_TIMEOUT": "7", "REQUEST_TIMEOUT": "6"}, "HEALTH_CHECK_TIMEOUT (7.0) must be less than REQUEST_TIMEOUT (6.0)"),
+        ({"CELERY_TASK_SOFT_TIME_LIMIT": "90", "CELERY_TASK_TIME_LIMIT": "90"}, "CELERY_TASK_TIME_LIMIT (90) must exceed CELERY_TASK_SOFT_TIME_LIMIT (90)"),
+        ({"OUTBOX_PUBLISH_TIMEOUT": "1", "OUTBOX_RELAY_GRACE": "2"}, "OUTBOX_RELAY_GRACE (2.0) must exceed two OUTBOX_PUBLISH_TIMEOUTs (1.0)"),
+    ],
+)  # fmt: skip
+def test_timeouts_out_of_order_are_refused_naming_both_variables(env, message):
+    result = run_manage("check", env=child_env(**env))
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_a_visibility_timeout_shorter_than_the_hard_limit_plus_the_longest_backoff_is_refused():
+    env = child_env(CELERY_VISIBILITY_TIMEOUT="300", CELERY_TASK_TIME_LIMIT="90", TASK_RETRY_BACKOFF_MAX="300")
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert (
+        "CELERY_VISIBILITY_TIMEOUT (300) must be at least CELERY_TASK_TIME_LIMIT (90) plus TASK_RETRY_BACKOFF_MAX (300.0)"
+        in result.stderr
+    )
+
+
+def test_a_visibility_timeout_covering_the_hard_limit_plus_the_longest_backoff_is_accepted():
+    env = child_env(
+        CELERY_VISIBILITY_TIMEOUT="5",
+        CELERY_TASK_SOFT_TIME_LIMIT="3",
+        CELERY_TASK_TIME_LIMIT="4",
+        TASK_RETRY_BACKOFF_MAX="1",
+    )
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_deploy_check_is_clean_under_production_settings():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=child_env(**PRODUCTION))
 
