@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ops_console import queues
 from ops_console.env import (
     celery_broker_url,
     env_bool,
@@ -264,7 +265,7 @@ if OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
     raise ImproperlyConfigured("OUTBOX_RELAY_GRACE must exceed two OUTBOX_PUBLISH_TIMEOUTs")
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-WORKER_QUEUES = ("default", "purchases", "allocations", "sessions", "cache")
+WORKER_QUEUES = queues.WORKER_QUEUES
 CELERY_TASK_ROUTES = {
     "payments.invalidate_student_cache": {"queue": "cache"},
     "purchases.*": {"queue": "purchases"},
