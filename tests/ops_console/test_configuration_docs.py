@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.servers import ROOT
+from tests.support.processes import ROOT
 
 GETTER = re.compile(r"""env_[a-z_]+\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 DOCUMENTED = (ROOT / "docs" / "configuration.md").read_text()
