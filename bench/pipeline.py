@@ -36,29 +36,23 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from apps.tutoring.models import TutoringSession  # noqa: E402
 from bench.pipeline_tasks import COUNTER_KEY, bench_noop_plain, bench_noop_reliable  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 
 def start_worker(concurrency: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OPS_PROCESS_KIND": "worker", "LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ops_console", "worker", "-Q", "default,purchases,allocations,sessions,cache",
+        [sys.executable, "-m", "celery", "-A", "ops_console", "worker", "-Q", ",".join(settings.WORKER_QUEUES),
          "--pool", "prefork", "--concurrency", str(concurrency), "--prefetch-multiplier", "4", "--include", "bench.pipeline_tasks",
          "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
-
-
-def wait_for(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit("benchmark timed out")
-        time.sleep(0.02)
 
 
 def bench_pipelines(count: int, sessions: int) -> float:
@@ -83,7 +77,7 @@ def bench_pipelines(count: int, sessions: int) -> float:
     started = time.perf_counter()
     for payment_id in ids:
         pipeline_start_for_payment(payment_id=payment_id)
-    wait_for(lambda: complete() == count, timeout=600)
+    wait_until(lambda: complete() == count, timeout=600, interval=0.02)
     return count / (time.perf_counter() - started)
 
 
@@ -95,7 +89,7 @@ def bench_noops(task, count: int) -> float:
     started = time.perf_counter()
     for _ in range(count):
         task.delay()
-    wait_for(lambda: int(client.get(COUNTER_KEY) or 0) >= count, timeout=600)
+    wait_until(lambda: int(client.get(COUNTER_KEY) or 0) >= count, timeout=600, interval=0.02)
     return count / (time.perf_counter() - started)
 
 
@@ -122,7 +116,7 @@ def bench_handoffs(count: int, *, outbox: bool) -> float:
             else:
                 transaction.on_commit(bench_noop_reliable.delay)
     committed = time.perf_counter() - started
-    wait_for(lambda: int(client.get(COUNTER_KEY) or 0) >= count, timeout=600)
+    wait_until(lambda: int(client.get(COUNTER_KEY) or 0) >= count, timeout=600, interval=0.02)
     return count / committed
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from ops_console import queues
 from apps.core.logging import build_logging_config, process_kind
 from ops_console.env import celery_broker_url, env, require_strong_secret_key
 
@@ -262,7 +263,7 @@ if OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
     )
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
-WORKER_QUEUES = ("default", "purchases", "allocations", "sessions", "cache")
+WORKER_QUEUES = queues.WORKER_QUEUES
 CELERY_TASK_ROUTES = {
     "payments.invalidate_student_cache": {"queue": "cache"},
     "purchases.*": {"queue": "purchases"},

@@ -31,6 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script, it still imports ops_console.queues
+
+from ops_console.queues import WORKER_QUEUES  # noqa: E402  (a plain tuple: no Django setup needed)
+
 DATA = ROOT / ".data"
 PYTHON = sys.executable
 MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 107 bytes
@@ -333,7 +337,7 @@ def command_run(_args: argparse.Namespace) -> int:
                 "--concurrency",
                 "2",
                 "-Q",
-                "default,purchases,allocations,sessions,cache",
+                ",".join(WORKER_QUEUES),
             ],
             cwd=ROOT,
             env={**env, "OPS_PROCESS_KIND": "worker"},

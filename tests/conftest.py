@@ -7,10 +7,14 @@ from django.core.management import call_command
 from django.test import Client
 
 from tests.factories import StaffUserFactory, UserFactory
-from tests.fixtures.broker import isolated_broker, start_relay, start_worker  # noqa: F401  (real workers and relays)
-from tests.fixtures.provider import sandbox_provider  # noqa: F401  (the sandbox payment provider, a real server)
-from tests.realtime.helpers import realtime_namespace  # noqa: F401  (a test's own Redis namespaces for realtime)
-from tests.seeded import seeded_platform  # noqa: F401  (module-scoped fixture shared by plan tests)
+
+pytest_plugins = [
+    "tests.support.markers",  # a test that starts a process must be marked slow
+    "tests.support.workers",  # isolated_broker, start_worker, start_relay
+    "tests.support.provider",  # sandbox_provider: the sandbox payment provider, a real server
+    "tests.support.realtime",  # realtime_namespace: a test's own Redis namespaces for realtime
+    "tests.support.seeded",  # seeded_platform: module-scoped data shared by query-plan tests
+]
 
 
 @pytest.fixture

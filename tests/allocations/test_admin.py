@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from apps.allocations.models import TrainerAllocation
-from tests.admin_helpers import changelist_query_count, purchases_bulk_create
 from tests.factories import AllocationFactory, TrainerFactory
+from tests.support.admin import changelist_query_count, purchases_bulk_create
 
 pytestmark = pytest.mark.django_db
 

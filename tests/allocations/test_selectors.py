@@ -4,7 +4,7 @@ import pytest
 
 from apps.allocations.models import TrainerAllocation
 from apps.allocations.selectors import allocation_count_for_trainer, allocation_list_for_student
-from tests.plans import indexes_used
+from tests.support.plans import indexes_used
 
 pytestmark = pytest.mark.django_db
 

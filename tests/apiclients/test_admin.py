@@ -9,9 +9,9 @@ from django.test import Client
 
 from apps.apiclients.models import ApiClient, token_digest
 from apps.apiclients.services import api_client_authenticate
-from tests.admin_helpers import changelist_query_count
 from tests.apiclients.factories import ApiClientFactory
 from tests.factories import UserFactory
+from tests.support.admin import changelist_query_count
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from apps.core.api import api_endpoint
 from apps.payments.openapi import SCHEMA
 from tests.apiclients.factories import ApiClientFactory, bearer
 from tests.factories import PaymentFactory, UserFactory
-from tests.logs import logged_events
+from tests.support.logs import logged_events
 
 pytestmark = pytest.mark.django_db
 

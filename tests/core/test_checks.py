@@ -51,8 +51,9 @@ def test_md5_is_refused_outside_debug(hashers, settings):
     assert ids == ["ops_console.E002"]
 
 
+@pytest.mark.slow
 def test_a_weakened_configuration_stops_start_up(tmp_path):
-    from tests.servers import child_env, run_manage
+    from tests.support.processes import child_env, run_manage
 
     settings_module = tmp_path / "weak_settings.py"
     settings_module.write_text(

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from apps.core import metrics
 from apps.core.context import reset_correlation_id, set_correlation_id
 from apps.core.http import TargetConfig, http_client
-from tests.logs import logged_events
+from tests.support.logs import logged_events
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HTTP_MODULE = ROOT / "apps" / "core" / "http.py"
@@ -22,6 +22,7 @@ CHARGE = {"amount": "12.50", "currency": "EUR", "reference": "order-1"}
 MISSING = "/v1/charges/ch_missing"
 
 
+@pytest.mark.slow
 def test_a_call_to_a_healthy_provider_returns_its_answer(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
 
@@ -31,6 +32,7 @@ def test_a_call_to_a_healthy_provider_returns_its_answer(sandbox_provider, setti
     assert response.json()["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_a_call_carries_the_correlation_id(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
     token = set_correlation_id("corr-abc-123")
@@ -42,6 +44,7 @@ def test_a_call_carries_the_correlation_id(sandbox_provider, settings):
     assert sandbox_provider.last_request()["headers"]["X-Correlation-ID"] == "corr-abc-123"
 
 
+@pytest.mark.slow
 def test_a_call_carries_its_idempotency_key(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
 
@@ -50,6 +53,7 @@ def test_a_call_carries_its_idempotency_key(sandbox_provider, settings):
     assert sandbox_provider.last_request()["headers"]["Idempotency-Key"] == "key-header"
 
 
+@pytest.mark.slow
 def test_a_client_error_is_returned_not_raised(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
 
@@ -58,6 +62,7 @@ def test_a_client_error_is_returned_not_raised(sandbox_provider, settings):
     assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_client_errors_do_not_count_against_the_breaker(sandbox_provider, settings):
     target = sandbox_provider.target(settings, breaker_fail_max=1)
 
@@ -68,6 +73,7 @@ def test_client_errors_do_not_count_against_the_breaker(sandbox_provider, settin
     assert sandbox_provider.requests_to("GET", MISSING) == 3
 
 
+@pytest.mark.slow
 def test_each_call_is_logged_with_its_path_but_no_query_headers_or_body(sandbox_provider, settings, caplog):
     target = sandbox_provider.target(settings)
 
@@ -94,6 +100,7 @@ def test_each_call_is_logged_with_its_path_but_no_query_headers_or_body(sandbox_
         assert secret not in caplog.text
 
 
+@pytest.mark.slow
 def test_each_call_is_counted_and_timed_per_target(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
 
@@ -103,6 +110,7 @@ def test_each_call_is_counted_and_timed_per_target(sandbox_provider, settings):
     assert set(metrics.percentiles("http_call_ms", target=target)) == {"p50", "p95", "p99"}
 
 
+@pytest.mark.slow
 def test_calls_to_one_target_run_concurrently(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
     sandbox_provider.set_mode("slow", delay_ms=400)
@@ -141,6 +149,7 @@ def test_the_payment_provider_reads_for_payment_timeout(settings):
     assert TargetConfig.from_settings("payment_provider").read_timeout == settings.PAYMENT_TIMEOUT / 1000
 
 
+@pytest.mark.slow
 def test_a_path_must_be_relative_to_the_target(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
 

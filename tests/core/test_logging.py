@@ -5,9 +5,9 @@ import json
 import pytest
 
 from apps.core.logging import process_kind
-from tests.servers import child_env, run_manage
+from tests.support.processes import child_env, run_manage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 EMIT = (
     "import logging, structlog;"

@@ -11,7 +11,8 @@ from django.test import RequestFactory
 
 from apps.core.proxies import client_address
 from tests.factories import StaffUserFactory
-from tests.servers import SESSION_RATE_LIMIT_PREFIX, asgi_server
+from tests.support.processes import SESSION_RATE_LIMIT_PREFIX
+from tests.support.servers import asgi_server
 
 LOGIN_PATH = "/admin/login/"
 PASSWORD = "correct-horse-battery-staple-9"
@@ -117,6 +118,7 @@ def _rotating_guesses(base: str, username: str) -> list[int]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_rotating_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_login_limit():
     staff = StaffUserFactory(password=PASSWORD)
@@ -128,6 +130,7 @@ def test_rotating_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_log
     assert correct.status_code == 429  # still the one address the server saw, still at its limit
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_x_forwarded_for_from_a_trusted_proxy_names_the_client_the_login_limit_counts():
     staff = StaffUserFactory(password=PASSWORD)
@@ -142,6 +145,7 @@ def test_x_forwarded_for_from_a_trusted_proxy_names_the_client_the_login_limit_c
     assert same_client == [200, 200, 200, 429]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_x_forwarded_proto_from_an_untrusted_peer_gets_the_https_redirect_from_the_server():
     with asgi_server(**_server_env(SECURE_SSL_REDIRECT="1")) as base:
@@ -153,6 +157,7 @@ def test_x_forwarded_proto_from_an_untrusted_peer_gets_the_https_redirect_from_t
     assert response.headers["Location"].startswith("https://")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_x_forwarded_proto_from_a_trusted_proxy_is_served_by_the_server():
     with asgi_server(**_server_env(SECURE_SSL_REDIRECT="1", TRUSTED_PROXIES="127.0.0.1")) as base:

@@ -16,8 +16,9 @@ from django.test import Client, RequestFactory
 
 from apps.core import metrics
 from apps.core.ratelimit import Rate, client_ip, rate_limit, rate_limit_hit
-from tests.logs import logged_events
-from tests.servers import asgi_server, child_env, run_manage
+from tests.support.logs import logged_events
+from tests.support.processes import child_env, run_manage
+from tests.support.servers import asgi_server
 
 API_PATH = "/api/no-such-endpoint"
 LOGIN_PATH = "/admin/login/"
@@ -62,6 +63,7 @@ def test_a_malformed_rate_is_refused_naming_its_setting(text):
         Rate.parse(text, name="RATE_LIMIT_API")
 
 
+@pytest.mark.slow
 def test_a_bad_rate_in_the_environment_stops_start_up():
     result = run_manage("check", env=child_env(RATE_LIMIT_LOGIN="10/minute"))
 

@@ -11,8 +11,9 @@ import pytest
 
 from apps.core import metrics
 from apps.core.redis import get_client, redis_read, redis_write
-from tests.logs import logged_events
-from tests.servers import ROOT, silent_tcp_server
+from tests.support.logs import logged_events
+from tests.support.processes import ROOT
+from tests.support.servers import silent_tcp_server
 
 DEAD_REDIS = "unix:///nonexistent/redis.sock"
 # Time a hung Redis may add beyond the configured timeout.

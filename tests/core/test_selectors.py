@@ -16,6 +16,7 @@ def test_outbound_target_stats_list_every_configured_target(settings):
     assert [row["name"] for row in outbound_target_stats()] == sorted(settings.HTTP_TARGETS)
 
 
+@pytest.mark.slow
 def test_outbound_target_stats_report_latency_and_calls_by_outcome(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
     http_client(target).request("GET", MISSING)
@@ -28,6 +29,7 @@ def test_outbound_target_stats_report_latency_and_calls_by_outcome(sandbox_provi
     assert (row["breaker_state"], row["breaker_failures"], row["breaker_storage"]) == ("closed", 0, "redis")
 
 
+@pytest.mark.slow
 def test_outbound_target_stats_show_an_open_breaker_from_shared_storage(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=2)
     sandbox_provider.set_mode("error")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from apps.deadletters.models import DeadLetter
-from tests.admin_helpers import changelist_query_count
 from tests.deadletters.factories import DeadLetterFactory
+from tests.support.admin import changelist_query_count
 
 pytestmark = pytest.mark.django_db
 

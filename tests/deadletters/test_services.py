@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime
 import threading
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +28,7 @@ from apps.pipeline.tasks import purchases_create_from_payment
 from apps.purchases.models import StudentCoursePurchase
 from tests.deadletters.factories import DeadLetterFactory
 from tests.factories import PaymentFactory, PurchaseFactory, StaffUserFactory
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -187,16 +187,18 @@ def test_two_workers_recording_the_same_call_at_once_file_one_letter():
 
 
 def _wait_until_a_backend_waits_on_a_lock(timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Runs a query per poll."""
+
+    def a_backend_waits() -> bool:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.05)
-    raise AssertionError("the second recorder never waited on the first one's insert")
+            return bool(cursor.fetchone()[0])
+
+    wait_until(
+        a_backend_waits, timeout=timeout, interval=0.05, what="the second recorder to wait on the first's insert"
+    )
 
 
 def test_replaying_work_that_already_took_effect_enqueues_nothing_and_resolves_the_letter():

@@ -10,7 +10,7 @@ from apps.directory.models import Course, Student, Trainer
 from apps.payments.models import Payment
 from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
-from tests.servers import run_manage
+from tests.support.processes import run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +88,7 @@ def test_the_foreign_keys_are_back_after_seeding():
     assert _foreign_keys() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", [["--payments", "0"], ["--payments", "many"], ["--students", "-3"], ["--colour"]])
 def test_bad_arguments_print_usage_and_exit_non_zero(bad):
     result = run_manage("seed_demo", *bad)

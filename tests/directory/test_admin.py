@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from apps.directory.models import Course, Student, Trainer
-from tests.admin_helpers import changelist_query_count
 from tests.factories import CourseFactory, StudentFactory, TrainerFactory
+from tests.support.admin import changelist_query_count
 
 pytestmark = pytest.mark.django_db
 

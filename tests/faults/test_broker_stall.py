@@ -18,11 +18,11 @@ import requests
 from apps.payments.models import Payment
 from apps.purchases.models import StudentCoursePurchase
 from tests.factories import CourseFactory, StudentFactory, TrainerFactory
-from tests.fixtures.redis_proxy import redis_proxy
-from tests.servers import asgi_server
-from tests.workers.harness import wait_until
+from tests.support.proxies import redis_proxy
+from tests.support.servers import asgi_server
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "broker-stall-token-0123456789"
 CREATES = 50

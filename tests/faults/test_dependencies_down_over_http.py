@@ -10,11 +10,10 @@ import requests
 from django.db import connection, transaction
 
 from tests.factories import PaymentFactory
-from tests.fixtures.postgres_proxy import postgres_proxy
-from tests.fixtures.redis_proxy import redis_proxy
-from tests.servers import asgi_server, silent_tcp_server
+from tests.support.proxies import postgres_proxy, redis_proxy
+from tests.support.servers import asgi_server, silent_tcp_server
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "fault-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -22,9 +22,9 @@ from apps.core.http import (
     UpstreamUnavailable,
     http_client,
 )
-from tests.fixtures.redis_proxy import redis_proxy
-from tests.logs import logged_events
-from tests.servers import ROOT, free_port
+from tests.support.logs import logged_events
+from tests.support.processes import ROOT, free_port
+from tests.support.proxies import redis_proxy
 
 CHARGE = {"amount": "12.50", "currency": "EUR", "reference": "order-1"}
 MISSING = "/v1/charges/ch_missing"
@@ -49,6 +49,7 @@ def _raises(error, call):
 # --- Timeouts -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_provider_slower_than_the_read_timeout_raises_upstream_timeout_in_time(sandbox_provider, settings):
     target = sandbox_provider.target(settings, read_timeout=0.3, retries=0)
     sandbox_provider.set_mode("slow", delay_ms=2000)
@@ -58,6 +59,7 @@ def test_a_provider_slower_than_the_read_timeout_raises_upstream_timeout_in_time
     assert elapsed < 0.3 + MARGIN
 
 
+@pytest.mark.slow
 def test_every_call_to_a_hanging_provider_returns_within_its_bound(sandbox_provider, settings):
     target = sandbox_provider.target(settings, read_timeout=0.2, retries=1, breaker_fail_max=100)
     sandbox_provider.set_mode("hang")
@@ -71,6 +73,7 @@ def test_every_call_to_a_hanging_provider_returns_within_its_bound(sandbox_provi
     assert sandbox_provider.requests_to("GET", MISSING) == 6
 
 
+@pytest.mark.slow
 def test_the_request_deadline_caps_the_timeout(sandbox_provider, settings):
     target = sandbox_provider.target(settings, read_timeout=5.0)
     sandbox_provider.set_mode("slow", delay_ms=2000)
@@ -83,6 +86,7 @@ def test_the_request_deadline_caps_the_timeout(sandbox_provider, settings):
     assert elapsed < 0.6
 
 
+@pytest.mark.slow
 def test_a_call_after_the_deadline_fails_without_reaching_the_provider(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
     token = set_deadline(0)
@@ -98,6 +102,7 @@ def test_a_call_after_the_deadline_fails_without_reaching_the_provider(sandbox_p
 # --- Connection failures -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_provider_that_resets_connections_raises_upstream_unavailable(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=0)
     sandbox_provider.set_mode("refuse")
@@ -119,6 +124,7 @@ def test_a_port_nobody_listens_on_raises_upstream_unavailable(settings):
 # --- Retries --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_get_answered_500_is_retried_then_raises_upstream_error(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=2)
     sandbox_provider.set_mode("error")
@@ -130,6 +136,7 @@ def test_a_get_answered_500_is_retried_then_raises_upstream_error(sandbox_provid
     assert sandbox_provider.requests_to("GET", MISSING) == 3
 
 
+@pytest.mark.slow
 def test_a_post_without_an_idempotency_key_is_never_retried(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=2)
     sandbox_provider.set_mode("error")
@@ -140,6 +147,7 @@ def test_a_post_without_an_idempotency_key_is_never_retried(sandbox_provider, se
     assert sandbox_provider.requests_to("POST", "/v1/charges") == 1
 
 
+@pytest.mark.slow
 def test_a_post_with_an_idempotency_key_is_retried(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=2)
     sandbox_provider.set_mode("error")
@@ -150,6 +158,7 @@ def test_a_post_with_an_idempotency_key_is_retried(sandbox_provider, settings):
     assert sandbox_provider.requests_to("POST", "/v1/charges") == 3
 
 
+@pytest.mark.slow
 def test_a_timed_out_charge_is_retried_with_its_key_and_charged_once(sandbox_provider, settings):
     target = sandbox_provider.target(settings, read_timeout=0.3, retries=2)
     sandbox_provider.set_mode("slow", delay_ms=1000, count=1)  # the first attempt charges, then answers too late
@@ -171,6 +180,7 @@ def _trip(sandbox_provider, target: str, failures: int) -> None:
             http_client(target).request("GET", MISSING)
 
 
+@pytest.mark.slow
 def test_the_breaker_opens_after_fail_max_failures_and_stops_calling_the_provider(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=3)
     _trip(sandbox_provider, target, 3)
@@ -181,6 +191,7 @@ def test_the_breaker_opens_after_fail_max_failures_and_stops_calling_the_provide
     assert sandbox_provider.requests_to("GET", MISSING) == 3
 
 
+@pytest.mark.slow
 def test_an_opening_breaker_is_logged_with_its_target(sandbox_provider, settings, caplog):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=2)
 
@@ -207,6 +218,7 @@ except CircuitOpen:
 """
 
 
+@pytest.mark.slow
 def test_a_second_process_sees_the_breaker_open(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=2)
     _trip(sandbox_provider, target, 2)
@@ -226,6 +238,7 @@ def test_a_second_process_sees_the_breaker_open(sandbox_provider, settings):
     assert sandbox_provider.requests_to("GET", MISSING) == 2
 
 
+@pytest.mark.slow
 def test_an_open_breaker_lets_a_trial_call_through_after_its_reset_timeout(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=1, breaker_reset_timeout=1)
     _trip(sandbox_provider, target, 1)
@@ -241,6 +254,7 @@ def test_an_open_breaker_lets_a_trial_call_through_after_its_reset_timeout(sandb
 # --- Redis down --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_with_redis_down_the_breaker_falls_back_to_closed_and_calls_go_through(sandbox_provider, settings):
     target = sandbox_provider.target(settings)
     settings.REDIS_URL = DEAD_REDIS
@@ -256,6 +270,7 @@ def test_with_redis_down_the_breaker_falls_back_to_closed_and_calls_go_through(s
     }
 
 
+@pytest.mark.slow
 def test_losing_redis_is_logged_and_counted_once(sandbox_provider, settings, caplog):
     target = sandbox_provider.target(settings)
     settings.REDIS_URL = DEAD_REDIS
@@ -268,6 +283,7 @@ def test_losing_redis_is_logged_and_counted_once(sandbox_provider, settings, cap
     assert metrics.counter_value("breaker_storage_fallbacks", target=target) == 1
 
 
+@pytest.mark.slow
 def test_with_redis_down_the_breaker_still_opens_in_this_process(sandbox_provider, settings):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=2)
     settings.REDIS_URL = DEAD_REDIS
@@ -277,6 +293,7 @@ def test_with_redis_down_the_breaker_still_opens_in_this_process(sandbox_provide
         http_client(target).request("GET", MISSING)
 
 
+@pytest.mark.slow
 def test_when_redis_comes_back_the_breaker_returns_to_shared_state_and_says_so_once(
     sandbox_provider, settings, monkeypatch, caplog
 ):

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from apps.core import metrics
-from tests.logs import logged_events
-from tests.servers import silent_tcp_server
+from tests.support.logs import logged_events
+from tests.support.servers import silent_tcp_server
 
 pytestmark = pytest.mark.django_db
 

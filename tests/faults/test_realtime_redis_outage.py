@@ -11,8 +11,8 @@ from django.conf import settings
 
 from apps.realtime.services import publish_event
 from tests.factories import UserFactory
-from tests.fixtures.redis_proxy import redis_proxy
-from tests.realtime.helpers import (
+from tests.support.proxies import redis_proxy
+from tests.support.realtime import (
     close_code_of,
     health,
     never_reading_client,
@@ -21,10 +21,10 @@ from tests.realtime.helpers import (
     realtime_server,
     session_cookie,
     tracking_keys,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90), pytest.mark.slow]
 
 
 def test_open_sockets_survive_a_redis_outage_new_ones_get_1013_and_events_flow_again_after_it(realtime_namespace):

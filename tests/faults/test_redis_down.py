@@ -5,7 +5,7 @@ import time
 
 from django.core.cache import cache
 
-from tests.servers import silent_tcp_server
+from tests.support.servers import silent_tcp_server
 
 
 def _point_cache_at(settings, url: str, *, socket_timeout: float = 0.3) -> None:

@@ -11,11 +11,12 @@ from django.db import connections, transaction
 
 from apps.payments.models import Payment
 from tests.factories import CourseFactory, StudentFactory
-from tests.fixtures.provider import sandbox_provider_process
-from tests.servers import asgi_server, free_port
-from tests.workers.harness import wait_until
+from tests.support.processes import free_port
+from tests.support.provider import sandbox_provider_process
+from tests.support.servers import asgi_server
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "deferred-settlement-token-0123456789"
 SECRET = "whsec-deferred-settlement"

@@ -11,10 +11,10 @@ import requests
 
 from apps.payments.models import Payment
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory
-from tests.servers import asgi_server
-from tests.workers.harness import wait_until
+from tests.support.servers import asgi_server
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "slow-provider-token-0123456789"
 CREATES = 100

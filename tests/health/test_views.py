@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.servers import silent_tcp_server
+from tests.support.servers import silent_tcp_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

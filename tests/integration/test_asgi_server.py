@@ -7,9 +7,9 @@ import requests
 from django.test import Client
 
 from tests.factories import StaffUserFactory
-from tests.servers import asgi_server
+from tests.support.servers import asgi_server
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
-import time
 
 import pytest
 
 from apps.core.context import reset_correlation_id, set_correlation_id
 from apps.payments.tasks import payments_invalidate_student_cache
-from tests.servers import ROOT, child_env
+from tests.support.processes import child_env, launch
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_the_correlation_id_travels_in_task_headers_and_is_rebound_in_the_worker():
-    worker = subprocess.Popen(
+def test_the_correlation_id_travels_in_task_headers_and_is_rebound_in_the_worker(tmp_path):
+    worker = launch(
         [sys.executable, "-m", "celery", "-A", "ops_console", "worker", "-Q", "cache", "--pool", "solo",
          "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT,
+        log_path=tmp_path / "worker.log",
         env=child_env(OPS_PROCESS_KIND="worker", LOG_FORMAT="json"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )  # fmt: skip
     student_id = random.randint(10**6, 10**9)  # other tests leave their own tasks on the queue
     token = set_correlation_id("trace-into-worker")
@@ -33,18 +29,21 @@ def test_the_correlation_id_travels_in_task_headers_and_is_rebound_in_the_worker
         payments_invalidate_student_cache.delay(student_id)
     finally:
         reset_correlation_id(token)
-    event = None
-    deadline = time.monotonic() + 30
     try:
-        while event is None and time.monotonic() < deadline:
-            line = worker.stdout.readline()
-            if line.startswith("{") and "student_payment_cache_invalidated" in line:
-                candidate = json.loads(line)
-                event = candidate if candidate["student_id"] == student_id else None
+        wait_until(lambda: _invalidated(worker.log(), student_id), timeout=30, what="the worker to run the task")
     finally:
-        worker.terminate()
-        worker.wait(timeout=15)
+        worker.stop(timeout=15)
+    event = _invalidated(worker.log(), student_id)
 
-    assert event is not None, "the worker never ran the task"
     assert event["correlation_id"] == "trace-into-worker"
     assert event["process"] == "worker"
+
+
+def _invalidated(log: str, student_id: int) -> dict | None:
+    """The worker's `student_payment_cache_invalidated` event for this student, if it has logged it."""
+    for line in log.splitlines():
+        if line.startswith("{") and "student_payment_cache_invalidated" in line:
+            event = json.loads(line)
+            if event["student_id"] == student_id:
+                return event
+    return None

@@ -9,9 +9,9 @@ import requests
 
 from apps.payments.webhooks import webhook_sign
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory
-from tests.servers import asgi_server
+from tests.support.servers import asgi_server
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "tok-secret-4f1d9c2b7a"
 WEBHOOK_SECRET = "whsec-secret-8e3a6d"

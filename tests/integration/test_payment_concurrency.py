@@ -10,9 +10,9 @@ import requests
 
 from apps.payments.models import Payment
 from tests.factories import CourseFactory, StudentFactory
-from tests.servers import asgi_server
+from tests.support.servers import asgi_server
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "integration-token-0123456789"
 

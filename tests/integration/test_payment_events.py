@@ -11,9 +11,9 @@ from apps.core import metrics
 from apps.payments.models import PaymentStatus
 from apps.payments.services import payment_settle
 from tests.factories import PaymentFactory, StaffUserFactory, StudentFactory, UserFactory
-from tests.realtime.helpers import is_silent, next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import is_silent, next_event, open_socket, realtime_server, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60), pytest.mark.slow]
 
 
 def test_a_settled_payment_is_pushed_to_its_student_and_to_ops_and_to_no_one_else(realtime_namespace):

@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import SessionFactory, TrainerFactory, UserFactory
-from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import next_event, open_socket, realtime_server, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60), pytest.mark.slow]
 
 
 def test_a_session_changed_in_the_admin_is_pushed_to_its_student_and_trainer(realtime_namespace, staff_client):

@@ -14,11 +14,12 @@ import requests
 from apps.payments.models import Payment
 from apps.purchases.models import StudentCoursePurchase
 from tests.factories import CourseFactory, StudentFactory, TrainerFactory
-from tests.fixtures.provider import sandbox_provider_process
-from tests.servers import asgi_server, free_port
-from tests.workers.harness import wait_until
+from tests.support.processes import free_port
+from tests.support.provider import sandbox_provider_process
+from tests.support.servers import asgi_server
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TOKEN = "webhook-contract-token-0123456789"
 SECRET = "whsec-contract-test"

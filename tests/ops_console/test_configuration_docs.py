@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.servers import ROOT
+from tests.support.processes import ROOT
 
 # env.int("NAME", ...), env.str("NAME", ...): every read in settings.py goes through ops_console.env.
 GETTER = re.compile(r"""\benv\.[a-z_]+\(\s*["']([A-Z][A-Z0-9_]+)["']""")

@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from apps.realtime.origins import parse_origin
 from ops_console.env import celery_broker_url, env
-from tests.servers import ROOT
+from tests.support.processes import ROOT
 
 
 def test_an_integer_setting_names_its_variable_when_it_is_not_a_number(monkeypatch):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.servers import child_env, run_manage
+from tests.support.processes import child_env, run_manage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 PRODUCTION = {
     "DEBUG": "0",

@@ -7,8 +7,8 @@ import pytest
 
 from apps.core.redis import get_client
 from ops_console.celery import app
-from tests.fixtures.broker import isolated_broker_keys, reset_broker_pools
-from tests.servers import silent_tcp_server
+from tests.support.servers import silent_tcp_server
+from tests.support.workers import isolated_broker_keys, reset_broker_pools
 
 
 class BrokerQueues:

@@ -25,6 +25,7 @@ def order():
     return {"student_id": student.id, "course_id": course.id, "amount": "240.00", "currency": "EUR"}
 
 
+@pytest.mark.slow
 def test_a_payment_is_created_and_charged_once(api_client, provider, order):
     response = _create(api_client, order)
 
@@ -34,6 +35,7 @@ def test_a_payment_is_created_and_charged_once(api_client, provider, order):
     assert provider.charges_for("key-1") == 1
 
 
+@pytest.mark.slow
 def test_the_same_idempotency_key_returns_the_same_payment_without_charging_again(api_client, provider, order):
     first = _create(api_client, order)
 
@@ -45,6 +47,7 @@ def test_the_same_idempotency_key_returns_the_same_payment_without_charging_agai
     assert Payment.objects.count() == 1
 
 
+@pytest.mark.slow
 def test_reusing_a_key_for_a_different_payment_is_refused(api_client, provider, order):
     _create(api_client, order)
 
@@ -107,6 +110,7 @@ def test_a_staff_session_may_read_but_not_write(staff_client, order):
     assert _create(staff_client, order).status_code == 401
 
 
+@pytest.mark.slow
 def test_a_provider_timeout_leaves_the_payment_pending_with_a_clear_504(api_client, provider, order):
     provider.set_mode("hang")
     started = time.monotonic()
@@ -120,6 +124,7 @@ def test_a_provider_timeout_leaves_the_payment_pending_with_a_clear_504(api_clie
     assert Payment.objects.get(id=error["payment_id"]).status == "pending"
 
 
+@pytest.mark.slow
 def test_reconciliation_settles_a_timed_out_payment_without_a_second_charge(api_client, provider, order):
     provider.set_mode("slow", delay_ms=1500)
     payment_id = _create(api_client, order).json()["error"]["payment_id"]
@@ -134,6 +139,7 @@ def test_reconciliation_settles_a_timed_out_payment_without_a_second_charge(api_
     assert provider.charges_for("key-1") == 1
 
 
+@pytest.mark.slow
 def test_a_provider_error_gives_502_and_leaves_the_payment_pending(api_client, provider, order):
     provider.set_mode("error")
 
@@ -287,6 +293,7 @@ def test_the_openapi_schema_describes_every_api_route(client):
 # --- One payment per course (issue: the same course charged twice) ---------------
 
 
+@pytest.mark.slow
 def test_a_second_payment_for_a_course_in_progress_is_refused_before_it_is_charged(api_client, provider, order):
     in_flight = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="pending")
 
@@ -299,6 +306,7 @@ def test_a_second_payment_for_a_course_in_progress_is_refused_before_it_is_charg
     assert Payment.objects.count() == 1
 
 
+@pytest.mark.slow
 def test_a_second_payment_for_a_course_already_paid_is_refused_naming_the_payment(api_client, provider, order):
     paid = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="succeeded")
 
@@ -310,6 +318,7 @@ def test_a_second_payment_for_a_course_already_paid_is_refused_naming_the_paymen
     assert provider.charges_for("another-key") == 0
 
 
+@pytest.mark.slow
 def test_a_second_payment_for_a_course_already_purchased_is_refused_naming_the_purchase(api_client, provider, order):
     paid = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="succeeded")
     purchase = PurchaseFactory(payment=paid, student=paid.student, course=paid.course)
@@ -322,6 +331,7 @@ def test_a_second_payment_for_a_course_already_purchased_is_refused_naming_the_p
     assert provider.charges_for("another-key") == 0
 
 
+@pytest.mark.slow
 def test_a_course_may_be_paid_again_after_a_failed_payment(api_client, provider, order):
     PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="failed")
 
@@ -331,6 +341,7 @@ def test_a_course_may_be_paid_again_after_a_failed_payment(api_client, provider,
     assert provider.charges_for("another-key") == 1
 
 
+@pytest.mark.slow
 def test_a_course_may_be_bought_again_once_its_purchase_has_ended(api_client, provider, order):
     paid = PaymentFactory(student_id=order["student_id"], course_id=order["course_id"], status="succeeded")
     PurchaseFactory(payment=paid, student=paid.student, course=paid.course, is_active=False)
@@ -340,6 +351,7 @@ def test_a_course_may_be_bought_again_once_its_purchase_has_ended(api_client, pr
     assert response.status_code == 201
 
 
+@pytest.mark.slow
 def test_the_same_key_retried_while_its_payment_is_in_flight_still_returns_that_payment(api_client, provider, order):
     first = PaymentFactory(
         student_id=order["student_id"], course_id=order["course_id"], status="pending", idempotency_key="key-1",

@@ -9,7 +9,7 @@ from apps.payments.selectors import (
     payment_list_recent,
     payment_list_stuck,
 )
-from tests.plans import indexes_used
+from tests.support.plans import indexes_used
 
 pytestmark = pytest.mark.django_db
 

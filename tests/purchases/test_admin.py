@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.admin_helpers import changelist_query_count, purchases_bulk_create
 from tests.factories import PurchaseFactory
+from tests.support.admin import changelist_query_count, purchases_bulk_create
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 
 from apps.purchases.models import StudentCoursePurchase
 from apps.purchases.selectors import purchase_get_active, purchase_list_for_student
-from tests.plans import indexes_used
+from tests.support.plans import indexes_used
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from apps.core.redis import get_client
 from apps.realtime.selectors import realtime_connection_stats
 from apps.realtime.services import publish_event
 from tests.factories import UserFactory
-from tests.realtime.helpers import (
+from tests.support.realtime import (
     TEST_TTL,
     close_code_of,
     health,
@@ -24,10 +24,10 @@ from tests.realtime.helpers import (
     realtime_server,
     session_cookie,
     tracking_keys,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def _cluster() -> dict:

@@ -10,16 +10,9 @@ from websockets.exceptions import InvalidStatus
 
 from apps.realtime.services import publish_event
 from tests.factories import StaffUserFactory, UserFactory
-from tests.realtime.helpers import (
-    close_code_of,
-    is_silent,
-    next_event,
-    open_socket,
-    realtime_server,
-    session_cookie,
-)
+from tests.support.realtime import close_code_of, is_silent, next_event, open_socket, realtime_server, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
 
 
 @pytest.fixture

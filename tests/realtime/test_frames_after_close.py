@@ -7,16 +7,10 @@ import json
 import pytest
 
 from tests.factories import UserFactory
-from tests.realtime.helpers import (
-    health,
-    masked_text_frame,
-    never_reading_client,
-    realtime_server,
-    session_cookie,
-    wait_until,
-)
+from tests.support.realtime import health, masked_text_frame, never_reading_client, realtime_server, session_cookie
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
 
 FLOOD = 5000
 

@@ -9,9 +9,9 @@ from django.contrib.auth.models import Permission
 
 from apps.realtime.services import OPS_GROUP, publish_event
 from tests.factories import StaffUserFactory, UserFactory
-from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import next_event, open_socket, realtime_server, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
 
 
 @pytest.fixture

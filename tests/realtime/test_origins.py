@@ -8,9 +8,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from tests.factories import UserFactory
-from tests.realtime.helpers import health, next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import health, next_event, open_socket, realtime_server, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
 
 
 @pytest.fixture

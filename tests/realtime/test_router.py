@@ -15,7 +15,7 @@ from apps.realtime.router import GroupRouter
 from apps.realtime.services import publish_event
 from ops_console.settings import channel_layers_for
 from tests.factories import StaffUserFactory, UserFactory
-from tests.realtime.helpers import next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import next_event, open_socket, realtime_server, session_cookie
 
 
 class Inbox:
@@ -248,6 +248,7 @@ def test_a_message_that_names_no_group_is_dropped_and_counted():
     assert metrics.counter_value("ws_messages_dropped", reason="no_group") == before + 1
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
 def test_sockets_share_their_process_channel_so_redis_holds_one_subscription_per_group(realtime_namespace):
@@ -272,6 +273,7 @@ def test_sockets_share_their_process_channel_so_redis_holds_one_subscription_per
     assert len(channels) - len(groups) == 1, channels
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(60)
 def test_with_the_core_layer_open_sockets_get_events_again_after_redis_lost_the_groups(realtime_namespace, settings):

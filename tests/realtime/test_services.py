@@ -8,7 +8,7 @@ import logging
 from apps.core import metrics
 from apps.core.redis import get_client
 from apps.realtime.services import OPS_GROUP, ops_group_for, publish_event
-from tests.logs import logged_events
+from tests.support.logs import logged_events
 
 
 def test_publishing_while_redis_is_down_logs_counts_and_drops_the_event(settings, caplog):

@@ -13,7 +13,9 @@ import pytest
 import requests
 
 from sandbox_provider.signing import SIGNATURE_HEADER, verify
-from tests.fixtures.provider import sandbox_provider_process
+from tests.support.provider import sandbox_provider_process
+
+pytestmark = pytest.mark.slow  # every test runs the provider as a process
 
 CHARGE = {"amount": "12.50", "currency": "EUR", "reference": "order-1"}
 TIMEOUT = 5

@@ -11,7 +11,7 @@ from apps.tutoring.selectors import (
     session_list_for_student,
     session_list_for_trainer_between,
 )
-from tests.plans import indexes_used
+from tests.support.plans import indexes_used
 
 pytestmark = pytest.mark.django_db
 

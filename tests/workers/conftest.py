@@ -4,8 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.broker import isolated_broker_keys
-from tests.workers.harness import CHANNEL_PREFIX
+from tests.support.workers import CHANNEL_PREFIX, isolated_broker_keys
 
 
 @pytest.fixture(autouse=True)

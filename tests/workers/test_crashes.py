@@ -15,9 +15,9 @@ from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
-from tests.workers.harness import wait_until
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 RUNS = 200
 SESSIONS = 2

@@ -24,9 +24,9 @@ from apps.realtime.services import ops_group_for
 from apps.tutoring.models import TutoringSession
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StaffUserFactory, StudentFactory, TrainerFactory
-from tests.workers.harness import wait_until
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _course_with_trainers(*, trainers: int = 1, capacity: int = 10, sessions: int = 4):

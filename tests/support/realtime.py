@@ -7,9 +7,6 @@ import base64
 import json
 import os
 import socket as socketlib
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +22,8 @@ from websockets.exceptions import ConnectionClosed
 
 from apps.core.redis import get_client
 from tests.factories import StaffUserFactory
-from tests.servers import ROOT, UVICORN_WS_FLAGS, child_env, free_port, wait_until_serving
+from tests.support.processes import Process, free_port
+from tests.support.servers import log_file, uvicorn, wait_until_serving
 
 # Short enough that a crashed instance leaves the counts within a test's patience.
 TEST_HEARTBEAT = "0.3"
@@ -56,7 +54,7 @@ def namespace() -> dict[str, str]:
 @dataclass
 class Server:
     port: int
-    process: subprocess.Popen[bytes]
+    process: Process
     # A staff session for /ops/instance, made on first use (see health()).
     staff_cookie: str | None = None
 
@@ -80,34 +78,23 @@ class Server:
 
 @contextmanager
 def realtime_server(log_path: Path | None = None, flags: tuple[str, ...] = (), **env: str) -> Iterator[Server]:
-    """uvicorn as production runs it (see docs/realtime.md), with the test's namespaces; `flags` override."""
+    """uvicorn as production runs it (see docs/realtime.md), with the test's namespaces; `flags` override.
+
+    Killed (SIGKILL) after the block, unless the test has stopped it.
+    """
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log",
-        *UVICORN_WS_FLAGS, *flags,
-    ]  # fmt: skip
     defaults = {
         "WS_HEARTBEAT_INTERVAL": TEST_HEARTBEAT,
         "WS_TRACKING_TTL": TEST_TTL,
-        "OPS_PROCESS_KIND": "web",
         "WS_ALLOWED_ORIGINS": f"http://127.0.0.1:{port}",  # the origin open_socket sends
     }
-    output = open(log_path, "wb") if log_path else subprocess.PIPE  # noqa: SIM115  (closed below)
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=child_env(**{**defaults, **env}), stdout=output, stderr=subprocess.STDOUT
-    )
-    server = Server(port, process)
-    try:
-        wait_until_serving(process, server.http)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
-        if log_path:
-            output.close()
+    with log_file(log_path, "uvicorn.log") as path:
+        server = Server(port, uvicorn(path, port=port, flags=flags, **{**defaults, **env}))
+        try:
+            wait_until_serving(server.process, server.http)
+            yield server
+        finally:
+            server.process.kill()
 
 
 def session_cookie(user: Any) -> str:
@@ -160,15 +147,6 @@ async def is_silent(socket: ClientConnection, seconds: float = 0.5) -> bool:
     except TimeoutError:
         return True
     return False
-
-
-def wait_until(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def never_reading_client(server: Server, cookie: str, *, wait_for_answer: bool = True) -> socketlib.socket:
