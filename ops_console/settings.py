@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from ops_console import queues
 from apps.core.logging import build_logging_config, process_kind
+from ops_console import queues
 from ops_console.env import celery_broker_url, env, require_strong_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
