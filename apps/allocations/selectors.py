@@ -1,22 +1,47 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime
+
+from django.db.models import Count, F, Q, QuerySet
 
 from apps.allocations.models import TrainerAllocation
+from apps.directory.models import Trainer
 
 
-def allocation_list_for_student(
-    *, student_id: int, status: str, course_id: int | None = None
-) -> QuerySet[TrainerAllocation]:
-    """A student's allocations in one status, optionally for one course
-    (trainer_allocations_student_status_course_idx)."""
-    allocations = TrainerAllocation.objects.filter(student_id=student_id, status=status)
-    if course_id is not None:
-        allocations = allocations.filter(course_id=course_id)
-    return allocations
+def allocation_get_with_course(*, allocation_id: int) -> TrainerAllocation | None:
+    """One allocation with its course (primary keys). Runs one query."""
+    return TrainerAllocation.objects.select_related("course").filter(id=allocation_id).first()
+
+
+def allocation_get_open_for_purchase(*, purchase_id: int) -> TrainerAllocation | None:
+    """The purchase's open allocation (trainer_allocations_purchase_open_uniq). Runs one query."""
+    return TrainerAllocation.objects.filter(purchase_id=purchase_id, status__in=TrainerAllocation.OPEN_STATUSES).first()
 
 
 def allocation_count_for_trainer(*, trainer_id: int, status: str = TrainerAllocation.Status.ACTIVE) -> int:
     """How many allocations a trainer carries in a status, for capacity checks
     (trainer_allocations_trainer_status_idx). Runs one query."""
     return TrainerAllocation.objects.filter(trainer_id=trainer_id, status=status).count()
+
+
+def allocation_candidate_trainer_ids(*, course_id: int) -> list[int]:
+    """Active trainers of the course, least loaded (active allocations) first, then by id.
+
+    A hint: capacity is re-checked under the trainer's lock. Runs one query.
+    """
+    return list(
+        Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
+        .annotate(load=Count("allocations", filter=Q(allocations__status=TrainerAllocation.Status.ACTIVE)))
+        .order_by("load", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def allocation_list_active_without_sessions(*, updated_before: datetime.datetime) -> QuerySet[TrainerAllocation]:
+    """Active allocations unchanged since `updated_before` with fewer sessions than their course gives: the
+    pipeline's lost scheduling hand-offs. Unordered and unsliced, for the caller to annotate."""
+    return (
+        TrainerAllocation.objects.filter(status=TrainerAllocation.Status.ACTIVE, updated_at__lt=updated_before)
+        .annotate(sessions_count=Count("sessions"))
+        .filter(sessions_count__lt=F("course__sessions_per_purchase"))
+    )

@@ -21,10 +21,14 @@ from collections.abc import Callable
 
 import structlog
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
+from apps.allocations.selectors import (
+    allocation_candidate_trainer_ids,
+    allocation_count_for_trainer,
+    allocation_get_open_for_purchase,
+)
 from apps.core.tasks import AlreadyDone, TransientTaskError
 from apps.directory.models import Trainer
 from apps.purchases.models import StudentCoursePurchase
@@ -48,12 +52,12 @@ def allocation_assign_trainer(
     every time (also on a repeat), so what the caller writes there commits with it.
     """
     purchase = StudentCoursePurchase.objects.get(id=purchase_id)
-    for trainer_id in _candidate_trainer_ids(purchase.course_id):
+    for trainer_id in allocation_candidate_trainer_ids(course_id=purchase.course_id):
         allocation = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned)
         if allocation is not None:
             return allocation
     with transaction.atomic():
-        existing = _open_allocation(purchase.id)
+        existing = allocation_get_open_for_purchase(purchase_id=purchase.id)
         if existing is not None:  # no candidates, but an earlier delivery already allocated
             on_assigned(existing)
             return existing
@@ -62,18 +66,8 @@ def allocation_assign_trainer(
 
 def allocation_applied_for_purchase(purchase_id: int) -> str | None:
     """Idempotency probe for replays: the open allocation this purchase already has, if any."""
-    allocation = _open_allocation(purchase_id)
+    allocation = allocation_get_open_for_purchase(purchase_id=purchase_id)
     return f"purchase {purchase_id} already has allocation {allocation.id}" if allocation else None
-
-
-def _candidate_trainer_ids(course_id: int) -> list[int]:
-    """Active trainers of the course, least loaded first (a hint; capacity is re-checked under lock)."""
-    return list(
-        Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
-        .annotate(load=Count("allocations", filter=Q(allocations__status=TrainerAllocation.Status.ACTIVE)))
-        .order_by("load", "id")
-        .values_list("id", flat=True)
-    )
 
 
 def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) -> TrainerAllocation | None:
@@ -81,7 +75,7 @@ def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) 
         # 1. Purchase first, then one trainer: the same order everywhere.
         purchase = StudentCoursePurchase.objects.select_for_update().get(id=purchase_id)
         # 3. Already allocated by an earlier delivery.
-        existing = _open_allocation(purchase.id)
+        existing = allocation_get_open_for_purchase(purchase_id=purchase.id)
         if existing is not None:
             on_assigned(existing)
             return existing
@@ -89,7 +83,7 @@ def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) 
             raise AlreadyDone(f"purchase {purchase.id} is no longer active")
         trainer = Trainer.objects.select_for_update().get(id=trainer_id)
         # 2. Capacity, counted under the trainer's lock.
-        load = TrainerAllocation.objects.filter(trainer_id=trainer.id, status=TrainerAllocation.Status.ACTIVE).count()
+        load = allocation_count_for_trainer(trainer_id=trainer.id)
         if trainer.status != Trainer.Status.ACTIVE or load >= trainer.capacity:
             return None
         allocation = TrainerAllocation.objects.create(
@@ -103,7 +97,3 @@ def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) 
         logger.info("allocation_assigned", allocation_id=allocation.id, trainer_id=trainer.id, load=load + 1)
         on_assigned(allocation)
     return allocation
-
-
-def _open_allocation(purchase_id: int) -> TrainerAllocation | None:
-    return TrainerAllocation.objects.filter(purchase_id=purchase_id, status__in=TrainerAllocation.OPEN_STATUSES).first()

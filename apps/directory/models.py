@@ -7,36 +7,48 @@ from django.db import models
 from django.db.models.functions import Upper
 
 
-class Student(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        ARCHIVED = "archived", "Archived"
+class Person(models.Model):
+    """What students and trainers share: who they are and the demo flag.
+
+    Each declares its own `user` login, so that `user.student` and `user.trainer` keep
+    the related names their migrations recorded.
+    """
 
     full_name = models.CharField(max_length=200)
     email = models.EmailField(max_length=254)
     phone = models.CharField(max_length=32, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # The person's login, so their domain events reach their WebSockets (user.<id> group).
-    # Unique index built concurrently in 0002.
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="student"
-    )
     # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
     is_demo = models.BooleanField(default=False, db_default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        db_table = "students"
+        abstract = True
         ordering = ["full_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+
+class Student(Person):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # The person's login, so their domain events reach their WebSockets (user.<id> group).
+    # Unique index built concurrently in 0002.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="student"
+    )
+
+    class Meta(Person.Meta):
+        db_table = "students"
         constraints = [
             # One student per email, whatever its case; serves email__iexact, i.e. WHERE UPPER(email) = UPPER(%s).
             models.UniqueConstraint(Upper("email"), name="students_email_ci_uniq"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.full_name} <{self.email}>"
 
 
 class Course(models.Model):
@@ -70,15 +82,12 @@ class Course(models.Model):
         return f"{self.title} ({self.code})"
 
 
-class Trainer(models.Model):
+class Trainer(Person):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         ON_LEAVE = "on_leave", "On leave"
         INACTIVE = "inactive", "Inactive"
 
-    full_name = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254)
-    phone = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # How many active allocations the trainer can carry at once.
     capacity = models.PositiveSmallIntegerField(default=10)
@@ -88,18 +97,10 @@ class Trainer(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="trainer"
     )
-    # Made by seed_demo: the seed reads, extends and allocates only these rows (see apps/demo/services.py).
-    is_demo = models.BooleanField(default=False, db_default=False, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(Person.Meta):
         db_table = "trainers"
-        ordering = ["full_name", "id"]
         constraints = [
             # One trainer per email, whatever its case; serves WHERE UPPER(email) = UPPER(%s).
             models.UniqueConstraint(Upper("email"), name="trainers_email_ci_uniq"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.full_name} <{self.email}>"

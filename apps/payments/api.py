@@ -16,6 +16,7 @@ from apps.payments.models import Payment, PaymentStatus
 from apps.payments.provider import ProviderTimeout, ProviderUnavailable, charge_matches, payment_id_from_reference
 from apps.payments.selectors import (
     payment_get,
+    payment_get_by_idempotency_key,
     payment_get_by_provider_id,
     payment_list_for_student_cached,
     payment_to_dict,
@@ -115,12 +116,12 @@ def payment_create_view(request: HttpRequest) -> JsonResponse:
 
 
 def _provider_error(key: str, status: int, code: str, message: str) -> ApiError:
-    payment = Payment.objects.get(idempotency_key=key)
+    payment = payment_get_by_idempotency_key(idempotency_key=key)
     return ApiError(
         f"{message} The payment stays pending and will be reconciled; retry with the same Idempotency-Key.",
         status=status,
         code=code,
-        extra={"payment_id": payment.id, "payment_status": payment.status},
+        extra={"payment_id": payment.id, "payment_status": payment.status} if payment else None,
     )
 
 

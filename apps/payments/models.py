@@ -75,8 +75,13 @@ class Payment(models.Model):
             ),
             # Operators' newest-first list (admin changelist): ORDER BY created_at DESC, id DESC LIMIT n.
             models.Index(models.F("created_at").desc(), models.F("id").desc(), name="payments_created_idx"),
-            # Stuck payments for reconciliation and the status filter: WHERE status = %s [AND created_at < %s].
-            models.Index(fields=["status", "created_at"], name="payments_status_created_idx"),
+            # Reconciliation (payment_list_stuck): WHERE status IN ('created', 'pending') AND updated_at < %s
+            # ORDER BY updated_at LIMIT n. Partial, so it holds only payments in flight.
+            models.Index(
+                fields=["updated_at"],
+                condition=models.Q(status__in=IN_FLIGHT_STATUSES),
+                name="payments_in_flight_updated_idx",
+            ),
         ]
 
     def __str__(self) -> str:

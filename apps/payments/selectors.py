@@ -41,15 +41,26 @@ def payment_get_succeeded_without_purchase(*, student_id: int, course_id: int) -
     )
 
 
-def payment_list_stuck(*, status: str, older_than: datetime.datetime, limit: int = 500) -> QuerySet[Payment]:
-    """Payments left in `status` since before `older_than`, oldest first, for reconciliation
-    (payments_status_created_idx)."""
-    return Payment.objects.filter(status=status, created_at__lt=older_than).order_by("created_at")[:limit]
+def payment_get_by_idempotency_key(*, idempotency_key: str) -> Payment | None:
+    """The payment created under a client's Idempotency-Key (payments_idempotency_key_uniq). Runs one query."""
+    return Payment.objects.filter(idempotency_key=idempotency_key).first()
 
 
-def payment_list_recent(*, limit: int = 100) -> QuerySet[Payment]:
-    """All payments, newest first, as operators page through them (payments_created_idx)."""
-    return Payment.objects.order_by("-created_at", "-id")[:limit]
+def payment_list_stuck(*, updated_before: datetime.datetime, limit: int = 500) -> QuerySet[Payment]:
+    """Payments still in flight (created or pending) and unchanged since `updated_before`, longest stuck first,
+    for reconciliation (payments_status_updated_idx)."""
+    return Payment.objects.filter(status__in=IN_FLIGHT_STATUSES, updated_at__lt=updated_before).order_by("updated_at")[
+        :limit
+    ]
+
+
+def payment_list_succeeded_without_purchase(*, updated_before: datetime.datetime) -> QuerySet[Payment]:
+    """Succeeded payments unchanged since `updated_before` that have no purchase yet: the pipeline's lost
+    first hand-offs (payments_status_updated_idx, then student_course_purchases_payment_uniq). Unordered and
+    unsliced, for the caller to annotate."""
+    return Payment.objects.filter(status=PaymentStatus.SUCCEEDED, updated_at__lt=updated_before).exclude(
+        Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id")))
+    )
 
 
 # --- Cached reads for the API -------------------------------------------------

@@ -33,11 +33,16 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.db import db_connection_release, integrity_constraint_name
-from apps.directory.models import Course, Student
+from apps.directory.selectors import course_exists, student_exists
 from apps.outbox.services import outbox_enqueue
 from apps.payments.models import IN_FLIGHT_CONSTRAINT, Payment, PaymentStatus
 from apps.payments.provider import ProviderTimeout, ProviderUnavailable, provider_charge
-from apps.payments.selectors import payment_get_in_flight, payment_get_succeeded_without_purchase
+from apps.payments.selectors import (
+    payment_get_by_idempotency_key,
+    payment_get_in_flight,
+    payment_get_succeeded_without_purchase,
+    payment_list_stuck,
+)
 from apps.pipeline.services import pipeline_start_for_payment
 from apps.purchases.selectors import purchase_get_active
 from apps.realtime.services import OPS_GROUP, publish_event
@@ -121,12 +126,12 @@ def payment_create(*, request: PaymentRequest) -> tuple[Payment, bool]:
 
 
 def _payment_insert_once(request: PaymentRequest) -> tuple[Payment, bool]:
-    existing = Payment.objects.filter(idempotency_key=request.idempotency_key).first()
+    existing = payment_get_by_idempotency_key(idempotency_key=request.idempotency_key)
     if existing is not None:
         return existing, False
-    if not Student.objects.filter(id=request.student_id).exists():
+    if not student_exists(student_id=request.student_id):
         raise UnknownReference("student_id")
-    if not Course.objects.filter(id=request.course_id).exists():
+    if not course_exists(course_id=request.course_id):
         raise UnknownReference("course_id")
     try:
         with transaction.atomic():
@@ -140,7 +145,7 @@ def _payment_insert_once(request: PaymentRequest) -> tuple[Payment, bool]:
             _ensure_course_not_paid(request)
     except IntegrityError as exc:
         # A concurrent request with the same key won the insert (it has committed)...
-        same_key = Payment.objects.filter(idempotency_key=request.idempotency_key).first()
+        same_key = payment_get_by_idempotency_key(idempotency_key=request.idempotency_key)
         if same_key is not None:
             return same_key, False
         # ...or another payment for this student and course is in flight.
@@ -292,12 +297,7 @@ def payment_reconcile_stuck(*, older_than: datetime.timedelta, limit: int = 500)
     Re-issues each charge with the payment's own idempotency key, so the
     provider answers with the original charge instead of making a second one.
     """
-    cutoff = timezone.now() - older_than
-    stuck = list(
-        Payment.objects.filter(
-            status__in=[PaymentStatus.CREATED, PaymentStatus.PENDING], updated_at__lt=cutoff
-        ).order_by("updated_at")[:limit]
-    )
+    stuck = list(payment_list_stuck(updated_before=timezone.now() - older_than, limit=limit))
     settled = 0
     for payment in stuck:
         if _reconcile_one(payment):

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime
 
+from django.db.models import Exists, OuterRef, QuerySet
+
+from apps.allocations.models import TrainerAllocation
 from apps.purchases.models import StudentCoursePurchase
 
 
@@ -10,6 +13,15 @@ def purchase_get_active(*, student_id: int, course_id: int) -> StudentCoursePurc
     return StudentCoursePurchase.objects.filter(student_id=student_id, course_id=course_id, is_active=True).first()
 
 
-def purchase_list_for_student(*, student_id: int, limit: int = 50) -> QuerySet[StudentCoursePurchase]:
-    """A student's purchase history, newest first (student_course_purchases_student_created_idx)."""
-    return StudentCoursePurchase.objects.filter(student_id=student_id).order_by("-created_at")[:limit]
+def purchase_get_for_payment(*, payment_id: int) -> StudentCoursePurchase | None:
+    """The purchase a payment produced (student_course_purchases_payment_uniq). Runs one query."""
+    return StudentCoursePurchase.objects.filter(payment_id=payment_id).first()
+
+
+def purchase_list_active_without_allocation(*, created_before: datetime.datetime) -> QuerySet[StudentCoursePurchase]:
+    """Active purchases made before `created_before` that have no allocation: the pipeline's lost allocation
+    hand-offs (trainer_allocations_purchase_idx for the NOT EXISTS). Unordered and unsliced, for the caller to
+    annotate."""
+    return StudentCoursePurchase.objects.filter(is_active=True, created_at__lt=created_before).exclude(
+        Exists(TrainerAllocation.objects.filter(purchase_id=OuterRef("id")))
+    )

@@ -17,6 +17,7 @@ from apps.core.tasks import PermanentTaskError
 from apps.directory.models import Student
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
+from apps.purchases.selectors import purchase_get_active, purchase_get_for_payment
 
 logger = structlog.get_logger(__name__)
 
@@ -33,7 +34,7 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
     with transaction.atomic():
         # 1. Serialise deliveries of this step for this payment.
         payment = Payment.objects.select_for_update().select_related("student").get(id=payment_id)
-        purchase = StudentCoursePurchase.objects.filter(payment_id=payment.id).first()
+        purchase = purchase_get_for_payment(payment_id=payment.id)
         if purchase is None:
             _ensure_purchasable(payment)
             # 2. A racing insert hits student_course_purchases_payment_uniq.
@@ -46,8 +47,8 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
 
 def purchase_applied_for_payment(payment_id: int) -> str | None:
     """Idempotency probe for replays: the purchase this payment already produced, if any."""
-    purchase_id = StudentCoursePurchase.objects.filter(payment_id=payment_id).values_list("id", flat=True).first()
-    return f"payment {payment_id} already has purchase {purchase_id}" if purchase_id else None
+    purchase = purchase_get_for_payment(payment_id=payment_id)
+    return f"payment {payment_id} already has purchase {purchase.id}" if purchase else None
 
 
 def _ensure_purchasable(payment: Payment) -> None:
@@ -55,8 +56,5 @@ def _ensure_purchasable(payment: Payment) -> None:
         raise PurchaseNotAllowed(f"payment {payment.id} is {payment.status}, not succeeded")
     if payment.student.status != Student.Status.ACTIVE:
         raise PurchaseNotAllowed(f"student {payment.student_id} is {payment.student.status}, not active")
-    active = StudentCoursePurchase.objects.filter(
-        student_id=payment.student_id, course_id=payment.course_id, is_active=True
-    ).exists()
-    if active:
+    if purchase_get_active(student_id=payment.student_id, course_id=payment.course_id) is not None:
         raise PurchaseNotAllowed(f"student {payment.student_id} already has an active purchase of this course")

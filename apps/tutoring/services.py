@@ -19,10 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
+from apps.allocations.selectors import allocation_get_with_course
 from apps.core.tasks import AlreadyDone
-from apps.directory.models import Student, Trainer
+from apps.directory.selectors import student_user_id_list, trainer_user_id_list
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
+from apps.tutoring.selectors import session_count_for_allocation
 
 logger = structlog.get_logger(__name__)
 
@@ -51,9 +53,9 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
             )
             for day in session_days(allocation)
         ]
-        before = TutoringSession.objects.filter(allocation_id=allocation.id).count()
+        before = session_count_for_allocation(allocation_id=allocation.id)
         TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
-        created = TutoringSession.objects.filter(allocation_id=allocation.id).count() - before
+        created = session_count_for_allocation(allocation_id=allocation.id) - before
         logger.info("sessions_scheduled", allocation_id=allocation.id, created=created)
     return created
 
@@ -66,10 +68,10 @@ def session_days(allocation: TrainerAllocation) -> list[datetime.date]:
 
 def sessions_applied_for_allocation(allocation_id: int) -> str | None:
     """Idempotency probe for replays: the allocation already has all its sessions."""
-    allocation = TrainerAllocation.objects.select_related("course").filter(id=allocation_id).first()
+    allocation = allocation_get_with_course(allocation_id=allocation_id)
     if allocation is None:
         return None
-    count = TutoringSession.objects.filter(allocation_id=allocation_id).count()
+    count = session_count_for_allocation(allocation_id=allocation_id)
     if count >= allocation.course.sessions_per_purchase:
         return f"allocation {allocation_id} already has its {count} sessions"
     return None
@@ -90,8 +92,8 @@ def session_announce_change(
     students = {session.student_id, previous_student_id} - {None}
     trainers = {session.trainer_id, previous_trainer_id} - {None}
     logins = [
-        *Student.objects.filter(id__in=students, user__isnull=False).values_list("user_id", flat=True),
-        *Trainer.objects.filter(id__in=trainers, user__isnull=False).values_list("user_id", flat=True),
+        *student_user_id_list(student_ids=students),
+        *trainer_user_id_list(trainer_ids=trainers),
     ]
     event = {
         "event_type": SESSION_CHANGED_EVENT,

@@ -3,34 +3,40 @@ from __future__ import annotations
 import pytest
 
 from apps.allocations.models import TrainerAllocation
-from apps.allocations.selectors import allocation_count_for_trainer, allocation_list_for_student
-from tests.support.plans import indexes_used
+from apps.allocations.selectors import (
+    allocation_candidate_trainer_ids,
+    allocation_count_for_trainer,
+    allocation_get_open_for_purchase,
+)
+from tests.factories import AllocationFactory, CourseFactory, TrainerFactory
+from tests.support.plans import indexes_used_by
 
 pytestmark = pytest.mark.django_db
 
 
-def test_student_allocations_by_status_and_course_use_the_student_status_course_index(seeded_platform):
-    allocation = TrainerAllocation.objects.filter(status="active").first()
-
-    query = allocation_list_for_student(
-        student_id=allocation.student_id, status="active", course_id=allocation.course_id
-    )
-
-    assert indexes_used(query) == {"trainer_allocations_student_status_course_idx"}
-    assert allocation in list(query)
-
-
-def test_student_allocations_by_status_alone_use_the_same_index(seeded_platform):
-    allocation = TrainerAllocation.objects.filter(status="active").first()
-
-    query = allocation_list_for_student(student_id=allocation.student_id, status="active")
-
-    assert indexes_used(query) == {"trainer_allocations_student_status_course_idx"}
-
-
 def test_trainer_load_uses_the_trainer_status_index(seeded_platform):
     allocation = TrainerAllocation.objects.filter(status="active").first()
-    query = TrainerAllocation.objects.filter(trainer_id=allocation.trainer_id, status="active")
 
-    assert indexes_used(query) == {"trainer_allocations_trainer_status_idx"}
-    assert allocation_count_for_trainer(trainer_id=allocation.trainer_id) == query.count() >= 1
+    used = indexes_used_by(lambda: allocation_count_for_trainer(trainer_id=allocation.trainer_id))
+
+    assert used == {"trainer_allocations_trainer_status_idx"}
+
+
+def test_a_purchases_open_allocation_is_found_through_the_partial_unique_index(seeded_platform):
+    allocation = TrainerAllocation.objects.filter(status="active").first()
+
+    used = indexes_used_by(lambda: allocation_get_open_for_purchase(purchase_id=allocation.purchase_id))
+
+    assert used == {"trainer_allocations_purchase_open_uniq"}
+
+
+def test_candidate_trainers_are_the_courses_active_ones_least_loaded_first():
+    course = CourseFactory()
+    busy, idle = TrainerFactory(), TrainerFactory()
+    on_leave = TrainerFactory(status="on_leave")
+    for trainer in (busy, idle, on_leave):
+        trainer.courses.add(course)
+    AllocationFactory(trainer=busy)
+    TrainerFactory().courses.add(CourseFactory())
+
+    assert allocation_candidate_trainer_ids(course_id=course.id) == [idle.id, busy.id]

@@ -1,17 +1,27 @@
 from __future__ import annotations
 
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from apps.payments.models import Payment
 from apps.payments.selectors import (
+    payment_get_by_idempotency_key,
     payment_get_by_provider_id,
+    payment_get_in_flight,
+    payment_get_succeeded_without_purchase,
     payment_list_for_student,
-    payment_list_recent,
     payment_list_stuck,
 )
-from tests.support.plans import indexes_used
+from tests.factories import PaymentFactory
+from tests.support.plans import indexes_used, indexes_used_by
 
 pytestmark = pytest.mark.django_db
+
+# What `reconcile_payments` passes by default: untouched for five minutes, 500 per run.
+RECONCILE_AFTER = datetime.timedelta(seconds=300)
+LONG_AGO = datetime.datetime(2001, 1, 1, tzinfo=datetime.UTC)
 
 
 def test_student_payments_by_status_use_the_student_status_created_index(seeded_platform):
@@ -31,28 +41,67 @@ def test_student_payments_come_newest_first(seeded_platform):
     assert created == sorted(created, reverse=True)
 
 
-def test_webhook_lookup_by_provider_id_uses_the_unique_index(seeded_platform):
+def test_the_webhook_lookup_by_provider_id_uses_the_unique_index(seeded_platform):
     payment = Payment.objects.exclude(provider_payment_id=None).first()
 
-    query = Payment.objects.filter(provider_payment_id=payment.provider_payment_id)
+    used = indexes_used_by(lambda: payment_get_by_provider_id(provider_payment_id=payment.provider_payment_id))
 
-    assert indexes_used(query) == {"payments_provider_payment_id_uniq"}
-    assert payment_get_by_provider_id(provider_payment_id=payment.provider_payment_id) == payment
-
-
-def test_stuck_payments_are_found_through_the_status_created_index(seeded_platform):
-    cutoff = Payment.objects.order_by("-created_at").values_list("created_at", flat=True)[100]
-
-    query = payment_list_stuck(status=Payment.Status.PENDING, older_than=cutoff)
-
-    assert indexes_used(query) == {"payments_status_created_idx"}
-    assert all(p.status == "pending" and p.created_at < cutoff for p in query)
+    assert used == {"payments_provider_payment_id_uniq"}
 
 
-def test_the_newest_first_list_of_all_payments_uses_the_created_index(seeded_platform):
-    query = payment_list_recent(limit=100)
+def test_the_idempotency_key_lookup_uses_the_unique_index(seeded_platform):
+    payment = Payment.objects.first()
 
-    assert indexes_used(query) == {"payments_created_idx"}
+    used = indexes_used_by(lambda: payment_get_by_idempotency_key(idempotency_key=payment.idempotency_key))
+
+    assert used == {"payments_idempotency_key_uniq"}
+
+
+def test_the_in_flight_lookup_uses_the_partial_unique_index(seeded_platform):
+    payment = Payment.objects.filter(status=Payment.Status.PENDING).first()
+
+    used = indexes_used_by(lambda: payment_get_in_flight(student_id=payment.student_id, course_id=payment.course_id))
+
+    assert used == {"payments_student_course_in_flight_uniq"}
+
+
+def test_the_paid_but_not_purchased_check_uses_the_student_and_payment_indexes(seeded_platform):
+    payment = Payment.objects.filter(status=Payment.Status.SUCCEEDED).first()
+
+    used = indexes_used_by(
+        lambda: payment_get_succeeded_without_purchase(student_id=payment.student_id, course_id=payment.course_id)
+    )
+
+    assert used == {"payments_student_status_created_idx", "student_course_purchases_payment_uniq"}
+
+
+def test_reconciliation_finds_stuck_payments_through_the_in_flight_updated_index(seeded_platform):
+    used = indexes_used_by(lambda: payment_list_stuck(updated_before=timezone.now() - RECONCILE_AFTER, limit=500))
+
+    assert used == {"payments_in_flight_updated_idx"}
+
+
+def test_stuck_payments_are_the_in_flight_ones_unchanged_since_the_cutoff_longest_stuck_first():
+    stuck_longest = PaymentFactory(status=Payment.Status.PENDING)
+    stuck_created = PaymentFactory(status=Payment.Status.CREATED)
+    settled = PaymentFactory(status=Payment.Status.SUCCEEDED)
+    old_but_touched = PaymentFactory(status=Payment.Status.PENDING)
+    for payment, updated_at in [(stuck_longest, 1), (stuck_created, 2), (settled, 1), (old_but_touched, 30)]:
+        Payment.objects.filter(id=payment.id).update(
+            created_at=LONG_AGO, updated_at=LONG_AGO + datetime.timedelta(days=updated_at)
+        )
+
+    stuck = payment_list_stuck(updated_before=LONG_AGO + datetime.timedelta(days=10))
+
+    assert list(stuck) == [stuck_longest, stuck_created]
+
+
+def test_stuck_payments_stop_at_the_limit():
+    for _ in range(3):
+        payment = PaymentFactory(status=Payment.Status.PENDING)
+        Payment.objects.filter(id=payment.id).update(updated_at=LONG_AGO)
+
+    assert len(payment_list_stuck(updated_before=LONG_AGO + datetime.timedelta(days=1), limit=2)) == 2
 
 
 def test_the_admin_changelist_query_uses_the_created_index(seeded_platform):

@@ -3,28 +3,24 @@ from __future__ import annotations
 import pytest
 
 from apps.purchases.models import StudentCoursePurchase
-from apps.purchases.selectors import purchase_get_active, purchase_list_for_student
-from tests.support.plans import indexes_used
+from apps.purchases.selectors import purchase_get_active, purchase_get_for_payment
+from tests.support.plans import indexes_used_by
 
 pytestmark = pytest.mark.django_db
 
 
-def test_active_purchase_lookup_uses_the_partial_unique_index(seeded_platform):
+def test_the_active_purchase_lookup_uses_the_partial_unique_index(seeded_platform):
     purchase = StudentCoursePurchase.objects.filter(is_active=True).first()
 
-    query = StudentCoursePurchase.objects.filter(
-        student_id=purchase.student_id, course_id=purchase.course_id, is_active=True
-    )
+    used = indexes_used_by(lambda: purchase_get_active(student_id=purchase.student_id, course_id=purchase.course_id))
 
-    assert indexes_used(query) == {"student_course_purchases_active_uniq"}
-    assert purchase_get_active(student_id=purchase.student_id, course_id=purchase.course_id) == purchase
+    assert used == {"student_course_purchases_active_uniq"}
 
 
-def test_purchase_history_uses_the_student_created_index(seeded_platform):
-    student_id = StudentCoursePurchase.objects.values_list("student_id", flat=True).first()
+def test_the_purchase_of_a_payment_is_found_through_the_payment_unique_index(seeded_platform):
+    purchase = StudentCoursePurchase.objects.first()
 
-    query = purchase_list_for_student(student_id=student_id)
+    used = indexes_used_by(lambda: purchase_get_for_payment(payment_id=purchase.payment_id))
 
-    assert "student_course_purchases_student_created_idx" in indexes_used(query)
-    created = [purchase.created_at for purchase in query]
-    assert created and created == sorted(created, reverse=True)
+    assert used == {"student_course_purchases_payment_uniq"}
+    assert purchase_get_for_payment(payment_id=purchase.payment_id) == purchase
