@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import datetime
-
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q
 
 from apps.allocations.models import TrainerAllocation
 from apps.directory.models import Trainer
@@ -34,14 +32,4 @@ def allocation_candidate_trainer_ids(*, course_id: int) -> list[int]:
         .annotate(load=Count("allocations", filter=Q(allocations__status=TrainerAllocation.Status.ACTIVE)))
         .order_by("load", "id")
         .values_list("id", flat=True)
-    )
-
-
-def allocation_list_active_without_sessions(*, updated_before: datetime.datetime) -> QuerySet[TrainerAllocation]:
-    """Active allocations unchanged since `updated_before` with fewer sessions than their course gives: the
-    pipeline's lost scheduling hand-offs. Unordered and unsliced, for the caller to annotate."""
-    return (
-        TrainerAllocation.objects.filter(status=TrainerAllocation.Status.ACTIVE, updated_at__lt=updated_before)
-        .annotate(sessions_count=Count("sessions"))
-        .filter(sessions_count__lt=F("course__sessions_per_purchase"))
     )

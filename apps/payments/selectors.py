@@ -54,15 +54,6 @@ def payment_list_stuck(*, updated_before: datetime.datetime, limit: int = 500) -
     ]
 
 
-def payment_list_succeeded_without_purchase(*, updated_before: datetime.datetime) -> QuerySet[Payment]:
-    """Succeeded payments unchanged since `updated_before` that have no purchase yet: the pipeline's lost
-    first hand-offs (payments_status_updated_idx, then student_course_purchases_payment_uniq). Unordered and
-    unsliced, for the caller to annotate."""
-    return Payment.objects.filter(status=PaymentStatus.SUCCEEDED, updated_at__lt=updated_before).exclude(
-        Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id")))
-    )
-
-
 # --- Cached reads for the API -------------------------------------------------
 # A student's lists are cached under a per-student version; invalidation bumps
 # the version (one O(1) Redis call) instead of hunting for keys. The cache
