@@ -69,6 +69,7 @@ def test_a_succeeded_payment_invalidates_the_students_cached_lists():
     assert _listed(payment, "succeeded") == [payment.id]
 
 
+@pytest.mark.slow
 def test_claiming_a_payment_for_its_charge_invalidates_the_students_cached_lists(provider):
     provider.set_mode("error")  # the charge fails: the payment stays pending after the claim
     payment = PaymentFactory(status=Payment.Status.CREATED)
