@@ -82,7 +82,7 @@ def bench_pipelines(count: int, sessions: int) -> float:
 
 
 def bench_noops(task, count: int) -> float:
-    from apps.core.redis import get_client
+    from lib.redis import get_client
 
     client = get_client("write")
     client.delete(COUNTER_KEY)
@@ -99,9 +99,9 @@ def bench_handoffs(count: int, *, outbox: bool) -> float:
     from django.db import transaction
     from django.utils import timezone
 
-    from apps.core.redis import get_client
     from apps.directory.models import Student
     from apps.outbox.services import outbox_enqueue
+    from lib.redis import get_client
     from tests.factories import StudentFactory
 
     client = get_client("write")

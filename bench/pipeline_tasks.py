@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.core.redis import get_client
-from apps.core.tasks import ReliableTask
+from apps.workers.retry import ReliableTask
+from lib.redis import get_client
 
 COUNTER_KEY = "bench:pipeline:noops"
 OPTIONS = {"ignore_result": True, "acks_late": True, "reject_on_worker_lost": True}

@@ -1,4 +1,4 @@
-"""Rate-limit checks per second through apps.core.ratelimit, against plain INCRs on the same Redis.
+"""Rate-limit checks per second through apps.web.ratelimit, against plain INCRs on the same Redis.
 
     make bench ARGS=ratelimit                      # or: ARGS="ratelimit --concurrency 32"
 
@@ -35,8 +35,8 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from apps.core.ratelimit import Rate, rate_limit_hit  # noqa: E402
-from apps.core.redis import get_client  # noqa: E402
+from apps.web.ratelimit import Rate, rate_limit_hit  # noqa: E402
+from lib.redis import get_client  # noqa: E402
 
 # Never refuses, so every check does the same work.
 UNLIMITED = Rate(10**12, 60)

@@ -2,7 +2,7 @@
 
 Queues and routes, time limits, acks_late, prefetch, the visibility timeout
 and the one beat schedule are all in ops_console/settings.py. Tasks that do
-the platform's work subclass apps.core.tasks.ReliableTask (retry, dead letters).
+the platform's work subclass apps.workers.retry.ReliableTask (retry, dead letters).
 """
 
 import os

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.rates import parse_rate
 from apps.realtime.origins import parse_origin
+from lib.rates import parse_rate
 
 T = TypeVar("T")
 _TRUE = {"1", "true", "yes", "on"}

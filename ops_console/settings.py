@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.logging import build_logging_config, process_kind
+from lib.logging import build_logging_config, process_kind
 from ops_console import queues
 from ops_console.env import celery_broker_url, env, require_strong_secret_key
 
@@ -45,14 +45,15 @@ THIRD_PARTY_APPS = [
     "health_check",
 ]
 LOCAL_APPS = [
-    "apps.core",
+    "apps.web",
+    "apps.accounts",
     "apps.apiclients",
     "apps.directory",
     "apps.payments",
     "apps.purchases",
     "apps.allocations",
     "apps.tutoring",
-    "apps.deadletters",
+    "apps.workers",
     "apps.outbox",
     "apps.pipeline",
     "apps.health",
@@ -63,11 +64,11 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     # First: forwarded headers from anyone but TRUSTED_PROXIES are removed.
-    "apps.core.proxies.ForwardedHeadersMiddleware",
+    "apps.web.proxies.ForwardedHeadersMiddleware",
     # Outermost, both async-capable: the correlation id, then the request's
     # budget, cover everything below them.
-    "apps.core.correlation.CorrelationIdMiddleware",
-    "apps.core.deadline.DeadlineMiddleware",
+    "apps.web.correlation.CorrelationIdMiddleware",
+    "apps.web.deadline.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,11 +76,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: per-user keys need request.user.
-    "apps.core.ratelimit.RateLimitMiddleware",
+    "apps.web.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "apps.core.middleware.DatabaseUnavailableMiddleware",
-    "apps.core.deadline.DatabaseDeadlineMiddleware",
+    "apps.web.middleware.DatabaseUnavailableMiddleware",
+    "apps.web.deadline.DatabaseDeadlineMiddleware",
 ]
 
 ROOT_URLCONF = "ops_console.urls"
@@ -170,18 +171,18 @@ CACHES = {
         },
     }
 }
-# Bounds of the project's direct Redis calls (apps/core/redis.py), in seconds.
+# Bounds of the project's direct Redis calls (lib/redis.py), in seconds.
 REDIS_READ_TIMEOUT = env.float("REDIS_READ_TIMEOUT", 1.0, minimum=0.01)
 REDIS_WRITE_TIMEOUT = env.float("REDIS_WRITE_TIMEOUT", 2.0, minimum=0.01)
 RATE_LIMIT_REDIS_TIMEOUT = env.float("RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.01)
 
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-DJANGO_REDIS_LOGGER = "apps.core.cache"
+DJANGO_REDIS_LOGGER = "lib.cache"
 
 # Sessions live in the database: a Redis outage must not log operators out.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
-# --- Rate limiting (apps/core/ratelimit.py, docs/ratelimiting.md) -------------
+# --- Rate limiting (apps/web/ratelimit.py, docs/ratelimiting.md) -------------
 
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", True)
 # Every path under /api/, per user (or per IP when anonymous).
@@ -212,7 +213,7 @@ if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
         f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT}) must exceed CELERY_TASK_SOFT_TIME_LIMIT "
         f"({CELERY_TASK_SOFT_TIME_LIMIT})"
     )
-# Exponential backoff with jitter between attempts of a task that failed transiently (apps/core/tasks.py).
+# Exponential backoff with jitter between attempts of a task that failed transiently (apps/workers/retry.py).
 TASK_RETRY_BACKOFF_BASE = env.float("TASK_RETRY_BACKOFF_BASE", 2.0, minimum=0.01)
 TASK_RETRY_BACKOFF_MAX = env.float("TASK_RETRY_BACKOFF_MAX", 300.0, minimum=0.01)
 # Attempts before a transient failure is dead-lettered; allocation waits longer for capacity.
@@ -297,7 +298,7 @@ PAYMENT_MAX_AMOUNT = env.int("PAYMENT_MAX_AMOUNT", 10000, minimum=1)
 # Seconds a webhook signature stays valid (replays inside it are idempotent no-ops).
 PAYMENT_WEBHOOK_TOLERANCE = env.int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
 
-# --- Outbound HTTP (apps/core/http.py) ----------------------------------------
+# --- Outbound HTTP (lib/http.py) ----------------------------------------------
 
 PAYMENT_PROVIDER_URL = env.http_url("PAYMENT_PROVIDER_URL", "http://127.0.0.1:8765")
 # Milliseconds the provider may take to answer (the read timeout of each attempt).
@@ -310,7 +311,7 @@ if not PAYMENT_WEBHOOK_SECRET and not DEBUG:
     )
 # Namespace of the circuit breakers' shared state in Redis; follows the cache's prefix by default.
 HTTP_BREAKER_KEY_PREFIX = env.str("HTTP_BREAKER_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:breaker")
-# Every upstream the project calls; fields left out take the defaults in apps/core/http.py.
+# Every upstream the project calls; fields left out take the defaults in lib/http.py.
 HTTP_TARGETS = {
     "payment_provider": {
         "base_url": PAYMENT_PROVIDER_URL,
@@ -391,7 +392,7 @@ WS_DRAIN_TIMEOUT = env.float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
 # --- Auth, i18n, static ----------------------------------------------------
 
 # Argon2 first; the others verify passwords hashed before a switch.
-# apps/core/checks.py stops start-up if this is weakened (ops_console.E001-E004).
+# apps/accounts/checks.py stops start-up if this is weakened (ops_console.E001-E004).
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -14,5 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler404 = "apps.core.views.handler404"
-handler500 = "apps.core.views.handler500"
+handler404 = "apps.web.views.handler404"
+handler500 = "apps.web.views.handler500"

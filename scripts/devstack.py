@@ -283,7 +283,7 @@ def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subpr
 # Flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
 # No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
 # No proxy headers: uvicorn would believe X-Forwarded-For/-Proto from 127.0.0.1 (or FORWARDED_ALLOW_IPS);
-# the app believes them from TRUSTED_PROXIES only (apps/core/proxies.py).
+# the app believes them from TRUSTED_PROXIES only (apps/web/proxies.py).
 UVICORN_WS_FLAGS = (
     "--ws", "websockets-sansio", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
     "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--timeout-graceful-shutdown", "15",

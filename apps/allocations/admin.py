@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from apps.allocations.models import TrainerAllocation
-from apps.core.admin import IndexedSearchAdmin
+from lib.admin import IndexedSearchAdmin
 
 
 @admin.register(TrainerAllocation)

@@ -29,9 +29,9 @@ from apps.allocations.selectors import (
     allocation_count_for_trainer,
     allocation_get_open_for_purchase,
 )
-from apps.core.tasks import AlreadyDone, TransientTaskError
 from apps.directory.models import Trainer
 from apps.purchases.models import StudentCoursePurchase
+from apps.workers.retry import AlreadyDone, TransientTaskError
 
 logger = structlog.get_logger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 from django.db import connection
 
-from apps.core.db import statement_timeout
+from lib.db import statement_timeout
 
 logger = structlog.get_logger(__name__)
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.core.admin import IndexedSearchAdmin
 from apps.directory.models import Course, Student, Trainer
+from lib.admin import IndexedSearchAdmin
 
 
 @admin.register(Student)

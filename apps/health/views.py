@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from health_check.views import HealthCheckView
 
-from apps.core.errors import error_response
 from apps.health.checks import PostgresCheck, RedisCheck, check_result
 from apps.realtime.selectors import realtime_connection_stats
 from apps.realtime.state import STATE as REALTIME
+from apps.web.errors import error_response
 
 
 @never_cache

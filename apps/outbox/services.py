@@ -35,10 +35,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core import metrics
-from apps.core.context import get_correlation_id, reset_correlation_id, set_correlation_id
-from apps.core.db import db_connection_release
 from apps.outbox.models import OutboxMessage
+from lib import metrics
+from lib.context import get_correlation_id, reset_correlation_id, set_correlation_id
+from lib.db import db_connection_release
 from ops_console.celery import app
 
 logger = structlog.get_logger(__name__)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.core.admin import IndexedSearchAdmin
 from apps.payments.models import Payment
+from lib.admin import IndexedSearchAdmin
 
 
 @admin.register(Payment)

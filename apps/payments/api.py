@@ -9,9 +9,6 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from apps.core.api import ApiError, api_endpoint, body_bytes, json_loads, json_object, validated
-from apps.core.context import valid_correlation_id
-from apps.core.db import BIGINT_MAX
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.provider import ProviderTimeout, ProviderUnavailable, charge_matches, payment_id_from_reference
 from apps.payments.selectors import (
@@ -32,6 +29,9 @@ from apps.payments.services import (
     payment_settle,
 )
 from apps.payments.webhooks import SIGNATURE_HEADER, webhook_charge, webhook_signature_valid
+from apps.web.api import ApiError, api_endpoint, body_bytes, json_loads, json_object, validated
+from lib.context import valid_correlation_id
+from lib.db import BIGINT_MAX
 
 logger = structlog.get_logger(__name__)
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from apps.core.db import BIGINT_MAX
-from apps.core.http import UpstreamError, UpstreamTimeout, UpstreamUnavailable, http_client
+from lib.db import BIGINT_MAX
+from lib.http import UpstreamError, UpstreamTimeout, UpstreamUnavailable, http_client
 
 if TYPE_CHECKING:
     from apps.payments.models import Payment

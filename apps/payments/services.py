@@ -32,7 +32,6 @@ import structlog
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.db import db_connection_release, integrity_constraint_name
 from apps.directory.selectors import course_exists, student_exists
 from apps.outbox.services import outbox_enqueue
 from apps.payments.models import IN_FLIGHT_CONSTRAINT, Payment, PaymentStatus
@@ -46,6 +45,7 @@ from apps.payments.selectors import (
 from apps.pipeline.services import pipeline_start_for_payment
 from apps.purchases.selectors import purchase_get_active
 from apps.realtime.services import OPS_GROUP, publish_event
+from lib.db import db_connection_release, integrity_constraint_name
 
 logger = structlog.get_logger(__name__)
 

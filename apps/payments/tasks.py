@@ -5,9 +5,9 @@ import datetime
 import structlog
 from celery import shared_task
 
-from apps.core.tasks import ReliableTask, require_id
 from apps.payments.selectors import payment_cache_invalidate_for_student
 from apps.payments.services import payment_reconcile_stuck
+from apps.workers.retry import ReliableTask, require_id
 
 logger = structlog.get_logger(__name__)
 

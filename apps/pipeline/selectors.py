@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, OuterRef, QuerySet
 
 from apps.allocations.models import TrainerAllocation
-from apps.deadletters.selectors import deadletter_open_for_call
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
+from apps.workers.selectors import deadletter_open_for_call
 
 
 def pipeline_payments_without_purchase(*, before: datetime.datetime) -> QuerySet[Payment]:

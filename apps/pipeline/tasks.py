@@ -12,11 +12,11 @@ import datetime
 from celery import shared_task
 
 from apps.allocations.services import allocation_applied_for_purchase
-from apps.core.tasks import ReliableTask, require_id
 from apps.pipeline.services import pipeline_resume_stalled, pipeline_run_step
 from apps.pipeline.steps import ASSIGN_TRAINER, CREATE_PURCHASE, NOTIFY_ALLOCATION, SCHEDULE_SESSIONS
 from apps.purchases.services import purchase_applied_for_payment
 from apps.tutoring.services import sessions_applied_for_allocation
+from apps.workers.retry import ReliableTask, require_id
 
 
 @shared_task(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apps.core.admin import IndexedSearchAdmin
 from apps.purchases.models import StudentCoursePurchase
+from lib.admin import IndexedSearchAdmin
 
 
 @admin.register(StudentCoursePurchase)

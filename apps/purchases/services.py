@@ -13,11 +13,11 @@ from __future__ import annotations
 import structlog
 from django.db import transaction
 
-from apps.core.tasks import PermanentTaskError
 from apps.directory.models import Student
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
 from apps.purchases.selectors import purchase_get_active, purchase_get_for_payment
+from apps.workers.retry import PermanentTaskError
 
 logger = structlog.get_logger(__name__)
 

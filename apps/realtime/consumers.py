@@ -23,14 +23,14 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from apps.core import metrics
-from apps.core.rates import parse_rate
-from apps.core.redis import REDIS_ERRORS
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
 from apps.realtime.router import ROUTER
 from apps.realtime.services import ops_groups_for_user, ops_snapshot_text, user_group
 from apps.realtime.state import STATE, frame_after_close, refused
+from lib import metrics
+from lib.rates import parse_rate
+from lib.redis import REDIS_ERRORS
 
 logger = structlog.get_logger(__name__)
 

@@ -22,8 +22,8 @@ import structlog
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from apps.core import metrics
-from apps.core.redis import REDIS_ERRORS
+from lib import metrics
+from lib.redis import REDIS_ERRORS
 
 logger = structlog.get_logger(__name__)
 

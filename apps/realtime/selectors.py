@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from django.conf import settings
 
-from apps.core import metrics
-from apps.core.redis import redis_read
 from apps.realtime.router import ROUTER
 from apps.realtime.state import STATE
 from apps.realtime.tracking import decode_instance, key, metrics_by_prefix
+from lib import metrics
+from lib.redis import redis_read
 
 
 def realtime_connection_stats(*, cluster: Literal["cached", "fresh"] = "cached") -> dict[str, Any]:

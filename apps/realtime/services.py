@@ -19,11 +19,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from apps.core import metrics
-from apps.core.context import get_correlation_id
-from apps.core.redis import REDIS_ERRORS
 from apps.realtime.router import ROUTER
 from apps.realtime.selectors import realtime_connection_stats
+from lib import metrics
+from lib.context import get_correlation_id
+from lib.redis import REDIS_ERRORS
 
 logger = structlog.get_logger(__name__)
 

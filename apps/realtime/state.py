@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from apps.core import metrics
+from lib import metrics
 
 
 class TrackedConsumer(Protocol):

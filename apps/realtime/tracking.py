@@ -29,9 +29,9 @@ from typing import Any
 import structlog
 from django.conf import settings
 
-from apps.core import metrics
-from apps.core.redis import REDIS_ERRORS, get_async_client, record_failure
 from apps.realtime.state import InstanceState
+from lib import metrics
+from lib.redis import REDIS_ERRORS, get_async_client, record_failure
 
 logger = structlog.get_logger(__name__)
 

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.contrib import admin
 
-from apps.core.admin import IndexedSearchAdmin
 from apps.tutoring.models import TutoringSession
 from apps.tutoring.services import session_announce_change
+from lib.admin import IndexedSearchAdmin
 
 
 @admin.register(TutoringSession)

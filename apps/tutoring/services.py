@@ -20,11 +20,11 @@ from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
 from apps.allocations.selectors import allocation_get_with_course
-from apps.core.tasks import AlreadyDone
 from apps.directory.selectors import student_user_id_list, trainer_user_id_list
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
 from apps.tutoring.selectors import session_count_for_allocation
+from apps.workers.retry import AlreadyDone
 
 logger = structlog.get_logger(__name__)
 

@@ -12,9 +12,9 @@ import uuid
 
 import pytest
 
-from apps.core import breaker, metrics
-from apps.core.context import reset_deadline, set_deadline
-from apps.core.http import (
+from lib import breaker, metrics
+from lib.context import reset_deadline, set_deadline
+from lib.http import (
     BACKOFF_BASE_SECONDS,
     CircuitOpen,
     UpstreamError,
@@ -195,7 +195,7 @@ def test_the_breaker_opens_after_fail_max_failures_and_stops_calling_the_provide
 def test_an_opening_breaker_is_logged_with_its_target(sandbox_provider, settings, caplog):
     target = sandbox_provider.target(settings, retries=0, breaker_fail_max=2)
 
-    with caplog.at_level(logging.INFO, logger="apps.core.breaker"):
+    with caplog.at_level(logging.INFO, logger="lib.breaker"):
         _trip(sandbox_provider, target, 2)
 
     [event] = logged_events(caplog, "breaker_opened")
@@ -210,7 +210,7 @@ from django.conf import settings
 name, config, prefix = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 settings.HTTP_BREAKER_KEY_PREFIX = prefix
 settings.HTTP_TARGETS = {name: config}
-from apps.core.http import CircuitOpen, http_client
+from lib.http import CircuitOpen, http_client
 try:
     http_client(name).request("GET", "/v1/charges/ch_missing")
 except CircuitOpen:
@@ -275,7 +275,7 @@ def test_losing_redis_is_logged_and_counted_once(sandbox_provider, settings, cap
     target = sandbox_provider.target(settings)
     settings.REDIS_URL = DEAD_REDIS
 
-    with caplog.at_level(logging.INFO, logger="apps.core.breaker"):
+    with caplog.at_level(logging.INFO, logger="lib.breaker"):
         for _ in range(3):
             http_client(target).request("GET", MISSING)
 
@@ -307,7 +307,7 @@ def test_when_redis_comes_back_the_breaker_returns_to_shared_state_and_says_so_o
         proxy.restore()
         time.sleep(0.1)
 
-        with caplog.at_level(logging.INFO, logger="apps.core.breaker"):
+        with caplog.at_level(logging.INFO, logger="lib.breaker"):
             for _ in range(3):
                 client.request("GET", MISSING)
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test import Client
 
-from apps.core import metrics
+from lib import metrics
 from tests.support.logs import logged_events
 from tests.support.servers import silent_tcp_server
 
@@ -51,7 +51,7 @@ def test_failing_open_is_logged_and_counted(settings, caplog):
     settings.REDIS_URL = DEAD_REDIS
     before = metrics.counter_value("rate_limit_fail_open")
 
-    with caplog.at_level(logging.WARNING, logger="apps.core.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="apps.web.ratelimit"):
         _attempt_login()
 
     [event] = logged_events(caplog, "rate_limit_unavailable")

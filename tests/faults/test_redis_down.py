@@ -21,20 +21,20 @@ def _point_cache_at(settings, url: str, *, socket_timeout: float = 0.3) -> None:
 def test_a_cache_read_from_a_dead_redis_is_a_miss_and_is_logged(settings, caplog):
     _point_cache_at(settings, "unix:///nonexistent/redis.sock")
 
-    with caplog.at_level(logging.ERROR, logger="apps.core.cache"):
+    with caplog.at_level(logging.ERROR, logger="lib.cache"):
         value = cache.get("anything", default="miss")
 
     assert value == "miss"
-    assert any(record.name == "apps.core.cache" for record in caplog.records)
+    assert any(record.name == "lib.cache" for record in caplog.records)
 
 
 def test_a_cache_write_to_a_dead_redis_fails_silently(settings, caplog):
     _point_cache_at(settings, "unix:///nonexistent/redis.sock")
 
-    with caplog.at_level(logging.ERROR, logger="apps.core.cache"):
+    with caplog.at_level(logging.ERROR, logger="lib.cache"):
         cache.set("key", "value", timeout=30)
 
-    assert any(record.name == "apps.core.cache" for record in caplog.records)
+    assert any(record.name == "lib.cache" for record in caplog.records)
 
 
 def test_a_hung_redis_costs_a_cache_read_no_more_than_its_socket_timeout(settings):

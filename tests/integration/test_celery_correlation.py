@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from apps.core.context import reset_correlation_id, set_correlation_id
 from apps.payments.tasks import payments_invalidate_student_cache
+from lib.context import reset_correlation_id, set_correlation_id
 from tests.support.processes import child_env, launch
 from tests.support.waiting import wait_until
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from django.db import connection, transaction
 
-from apps.core import metrics
 from apps.payments.models import PaymentStatus
 from apps.payments.services import payment_settle
+from lib import metrics
 from tests.factories import PaymentFactory, StaffUserFactory, StudentFactory, UserFactory
 from tests.support.realtime import is_silent, next_event, open_socket, realtime_server, session_cookie
 

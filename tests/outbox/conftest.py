@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from apps.core.redis import get_client
+from lib.redis import get_client
 from ops_console.celery import app
 from tests.support.servers import silent_tcp_server
 from tests.support.workers import isolated_broker_keys, reset_broker_pools

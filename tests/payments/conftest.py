@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from apps.core import http
+from lib import http
 
 API_TOKEN = "test-api-token-0123456789"
 

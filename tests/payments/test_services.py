@@ -6,14 +6,14 @@ import uuid
 
 import pytest
 
-from apps.core.tasks import ReliableTask
-from apps.deadletters.models import DeadLetter
 from apps.outbox.models import OutboxMessage
 from apps.payments.models import Payment
 from apps.payments.provider import ProviderUnavailable
 from apps.payments.selectors import payment_list_for_student_cached
 from apps.payments.services import payment_charge, payment_settle
 from apps.payments.tasks import payments_invalidate_student_cache
+from apps.workers.models import DeadLetter
+from apps.workers.retry import ReliableTask
 from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,11 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from apps.deadletters.models import DeadLetter
 from apps.outbox.models import OutboxMessage
 from apps.pipeline.services import pipeline_resume_stalled
-from tests.deadletters.factories import DeadLetterFactory
+from apps.workers.models import DeadLetter
 from tests.factories import AllocationFactory, PaymentFactory, PurchaseFactory
+from tests.workers.factories import DeadLetterFactory
 
 pytestmark = pytest.mark.django_db
 

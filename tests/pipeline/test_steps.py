@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from apps.allocations.models import TrainerAllocation
-from apps.core.tasks import ReliableTask
 from apps.directory.models import Student
 from apps.outbox.models import OutboxMessage
 from apps.pipeline.services import pipeline_run_step, pipeline_start_for_payment
 from apps.pipeline.steps import PIPELINE
 from apps.purchases.models import StudentCoursePurchase
 from apps.purchases.services import PurchaseNotAllowed
+from apps.workers.retry import ReliableTask
 from ops_console.celery import app
 from tests.factories import AllocationFactory, CourseFactory, PaymentFactory, PurchaseFactory, TrainerFactory
 

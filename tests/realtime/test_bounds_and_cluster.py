@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from apps.core.redis import get_client
 from apps.realtime.selectors import realtime_connection_stats
 from apps.realtime.services import publish_event
+from lib.redis import get_client
 from tests.factories import UserFactory
 from tests.support.realtime import (
     TEST_TTL,

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from channels.layers import get_channel_layer
 
-from apps.core import metrics
-from apps.core.redis import get_client
 from apps.realtime.router import GroupRouter
 from apps.realtime.services import publish_event
+from lib import metrics
+from lib.redis import get_client
 from ops_console.settings import channel_layers_for
 from tests.factories import StaffUserFactory, UserFactory
 from tests.support.realtime import next_event, open_socket, realtime_server, session_cookie

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from apps.core import metrics
-from apps.core.redis import get_client
 from apps.realtime.services import OPS_GROUP, ops_group_for, publish_event
+from lib import metrics
+from lib.redis import get_client
 from tests.support.logs import logged_events
 
 

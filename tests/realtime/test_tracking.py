@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from apps.core.redis import get_client
 from apps.realtime import tracking
 from apps.realtime.state import InstanceState
+from lib.redis import get_client
 
 
 def _track(connection_id: str, user_id: int = 1, instance_id: str = "a") -> str:

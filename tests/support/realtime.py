@@ -20,7 +20,7 @@ from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from apps.core.redis import get_client
+from lib.redis import get_client
 from tests.factories import StaffUserFactory
 from tests.support.processes import Process, free_port
 from tests.support.servers import log_file, uvicorn, wait_until_serving

@@ -7,7 +7,7 @@ import signal
 
 from celery import shared_task
 
-from apps.core.tasks import ReliableTask
+from apps.workers.retry import ReliableTask
 
 
 @shared_task(base=ReliableTask, name="tests.kill_my_worker", ignore_result=True)

@@ -8,11 +8,11 @@ import pytest
 from django.db.models import Count
 
 from apps.allocations.models import TrainerAllocation
-from apps.deadletters.models import DeadLetter
 from apps.payments.models import Payment
 from apps.pipeline.services import pipeline_start_for_payment
 from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
+from apps.workers.models import DeadLetter
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
 from tests.support.waiting import wait_until
@@ -74,4 +74,4 @@ def test_a_poison_message_is_dead_lettered_after_max_deliveries_while_other_work
     )
     letter = DeadLetter.objects.get()
     assert (letter.task_name, letter.reason, letter.deliveries) == ("tests.kill_my_worker", "poison", 4)
-    assert letter.exception_class == "apps.core.tasks.PoisonMessage"
+    assert letter.exception_class == "apps.workers.retry.PoisonMessage"

@@ -12,9 +12,6 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from apps.allocations.models import TrainerAllocation
-from apps.core.context import reset_correlation_id, set_correlation_id
-from apps.deadletters.models import DeadLetter
-from apps.deadletters.services import deadletter_replay
 from apps.directory.models import Student
 from apps.payments.models import Payment
 from apps.payments.services import payment_settle
@@ -22,6 +19,9 @@ from apps.pipeline.services import pipeline_resume_stalled
 from apps.purchases.models import StudentCoursePurchase
 from apps.realtime.services import ops_group_for
 from apps.tutoring.models import TutoringSession
+from apps.workers.models import DeadLetter
+from apps.workers.services import deadletter_replay
+from lib.context import reset_correlation_id, set_correlation_id
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StaffUserFactory, StudentFactory, TrainerFactory
 from tests.support.waiting import wait_until

@@ -1,1 +1,0 @@
-from tests.workers.conftest import isolated_broker  # noqa: F401  (replays publish under a per-test prefix)
