@@ -24,9 +24,11 @@ test: $(STAMP)
 services: $(STAMP)
 	$(PY) scripts/devstack.py services
 
+# mypy's Django plugin imports the settings: DEBUG=1 lets them load without production secrets.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

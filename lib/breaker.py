@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pybreaker
 import redis
@@ -136,8 +136,10 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
 
     def _shared_storage(self) -> pybreaker.CircuitRedisStorage:
         if self._shared is None:
+            # _WatchedClient stands in for the Redis client it wraps: every attribute passes through.
+            client = cast(redis.Redis, self._watched)
             self._shared = pybreaker.CircuitRedisStorage(
-                pybreaker.STATE_CLOSED, self._watched, namespace=breaker_key_prefix(self.target)
+                pybreaker.STATE_CLOSED, client, namespace=breaker_key_prefix(self.target)
             )
         return self._shared
 

@@ -40,14 +40,14 @@ def process_kind(argv: Sequence[str]) -> str:
 
 
 def _add_process_kind(process_kind: str) -> structlog.types.Processor:
-    def processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def processor(_logger: Any, _method: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
         event_dict.setdefault("process", process_kind)
         return event_dict
 
     return processor
 
 
-def _drop_color_message(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_color_message(_logger: Any, _method: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
     """uvicorn attaches an ANSI-coloured copy of each message; the plain one suffices."""
     event_dict.pop("color_message", None)
     return event_dict
@@ -81,7 +81,7 @@ def build_logging_config(*, level: str, fmt: str, process_kind: str) -> dict[str
         cache_logger_on_first_use=True,
     )
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
-    final = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    final: list[structlog.types.Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":
         final.append(structlog.processors.format_exc_info)
     final.append(renderer)

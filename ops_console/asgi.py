@@ -21,7 +21,8 @@ from apps.realtime.security import origin_checked  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": origin_checked(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The stub wants its own URLPattern subclass; websocket_urlpatterns are Django's (see routing.py).
+        "websocket": origin_checked(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
         "lifespan": lifespan,
     }
 )

@@ -15,6 +15,7 @@ the rules it cannot express are here:
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import math
 from pathlib import Path
@@ -178,7 +179,7 @@ class Env(environ.Env):
             ) from None
         return value
 
-    def networks(self, var: str, default: list[str]) -> list[str]:
+    def networks(self, var: str, default: builtins.list[str]) -> builtins.list[str]:
         """Comma-separated IP addresses or networks, e.g. 10.0.0.5,10.1.0.0/16; returned as networks."""
         networks = []
         for item in self.list(var, default=default):
@@ -190,7 +191,7 @@ class Env(environ.Env):
                 ) from None
         return networks
 
-    def origins(self, var: str, default: list[str]) -> list[str]:
+    def origins(self, var: str, default: builtins.list[str]) -> builtins.list[str]:
         """Exact origins (scheme://host[:port]); an unset variable takes `default`, checked the same way."""
         values = self.list(var, default=default)
         for value in values:
@@ -202,7 +203,7 @@ class Env(environ.Env):
                 )
         return values
 
-    def http_target_overrides(self, target: str) -> dict[str, int | float]:
+    def http_target_overrides(self, target: str) -> dict[str, builtins.int | builtins.float]:
         """HTTP_TARGET_<TARGET>_<FIELD> values that are set, e.g. HTTP_TARGET_PAYMENT_PROVIDER_RETRIES=0."""
         overrides: dict[str, int | float] = {}
         for field, (kind, minimum) in _HTTP_TARGET_FIELDS.items():
@@ -217,7 +218,7 @@ class Env(environ.Env):
 
     @staticmethod
     def _at_least(var: str, number: T, minimum: Any) -> T:
-        if minimum is not None and number < minimum:  # type: ignore[operator]
+        if minimum is not None and number < minimum:
             raise ImproperlyConfigured(f"{var} must be at least {minimum}, got {number}")
         return number
 

@@ -29,11 +29,15 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, it still imports ops_console.queues
 
 from ops_console.queues import WORKER_QUEUES  # noqa: E402  (a plain tuple: no Django setup needed)
+
+if TYPE_CHECKING:
+    from pgserver import PostgresServer
 
 DATA = ROOT / ".data"
 PYTHON = sys.executable
@@ -62,7 +66,7 @@ POSTGRES_SETTINGS = {
 POSTGRES_TEST_SETTINGS = {**POSTGRES_SETTINGS, "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-def _configure_postgres(server: object, wanted: dict[str, str]) -> bool:
+def _configure_postgres(server: PostgresServer, wanted: dict[str, str]) -> bool:
     """ALTER SYSTEM what differs from `wanted`; True when a restart is needed to apply it."""
     current = server.psql("SELECT name || '=' || setting || coalesce(unit, '') FROM pg_settings;")
     changes = [

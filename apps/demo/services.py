@@ -73,7 +73,7 @@ class DemoScale:
         return cls(payments=payments, students=students, trainers=trainers)
 
 
-def _execute(step: str, sql: str, params: dict[str, object] | None = None, *, table: str | None = None) -> int:
+def _execute(step: str, sql: str, params: dict[str, Any] | None = None, *, table: str | None = None) -> int:
     """Run one bulk step in its own transaction.
 
     With `table`, the table's foreign keys are dropped for the insert and added

@@ -83,7 +83,7 @@ def provider_charge(*, payment: Payment) -> ChargeResult:
         raise ProviderUnavailable("The payment provider is unavailable.") from exc
     body = _json_or_none(response)
     status = body.get("status") if body else None
-    if response.status_code >= 300 or status not in SETTLED_STATUSES or not body.get("id"):
+    if response.status_code >= 300 or not body or status not in SETTLED_STATUSES or not body.get("id"):
         _log_call(payment, started, "bad_response", status_code=response.status_code)
         raise ProviderUnavailable("The payment provider gave an unexpected answer.")
     _log_call(payment, started, status)

@@ -25,7 +25,7 @@ def webhook_sign(*, body: bytes, secret: str, timestamp: int | None = None) -> s
     return f"t={timestamp},v1={_digest(body, secret, timestamp)}"
 
 
-def webhook_signature_valid(*, body: bytes, header: str | None, secret: str, tolerance_seconds: int) -> bool:
+def webhook_signature_valid(*, body: bytes, header: str | None, secret: str | None, tolerance_seconds: int) -> bool:
     if not header or not secret:
         return False
     timestamp, signatures = _parse_signature(header)

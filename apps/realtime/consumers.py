@@ -63,13 +63,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
     def allowed(self, user: Any) -> bool:
         return True
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    # The stub types scope as its private _ChannelScope TypedDict; any ASGI scope dict does here.
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:  # type: ignore[override]
         """Channels' __call__ without a layer channel per socket: events come through apps.realtime.router.
 
         Channels would also wrap every receive in a new task (await_many_dispatch);
         with one source to read, a plain loop does.
         """
-        self.scope, self.base_send, self.channel_layer = scope, send, None
+        # No layer per socket (None, as Channels sets it without CHANNEL_LAYERS; the stub does not allow it).
+        self.scope, self.base_send, self.channel_layer = scope, send, None  # type: ignore[assignment]
         try:
             while True:
                 await self.dispatch(await receive())
@@ -285,7 +287,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             # a flood after a 1008 must cost a counter, not a log line or a close per frame.
             self.frames_after_close += 1
             return frame_after_close()
-        if bytes_data is not None:
+        if bytes_data is not None or text_data is None:
             return self._protocol_error("binary_not_supported", "Frames must be JSON text.", 1003)
         if len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES:
             return self._protocol_error("message_too_large", "Frame exceeds the size limit.", 1009)

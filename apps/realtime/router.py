@@ -64,6 +64,7 @@ class GroupRouter:
                 self.members.setdefault(group, set()).add(receiver)
             async with self._membership_lock():
                 layer = get_channel_layer()
+                assert layer is not None  # settings.CHANNEL_LAYERS always names one
                 for group in groups:
                     await layer.group_add(group, channel)
         except BaseException:
@@ -142,15 +143,20 @@ class GroupRouter:
             if self._opening is None or (self._opening.done() and self._opening.exception() is not None):
                 self._opening = asyncio.ensure_future(self._open())
             await asyncio.shield(self._opening)
+        assert self.channel_name is not None  # _open() set it, or raised
         return self.channel_name
 
     async def _open(self) -> None:
-        channel = await get_channel_layer().new_channel(prefix="realtime.")
+        layer = get_channel_layer()
+        assert layer is not None  # settings.CHANNEL_LAYERS always names one
+        # channels_redis's layers take a prefix; the stub's BaseChannelLayer does not.
+        channel = await layer.new_channel(prefix="realtime.")  # type: ignore[call-arg]
         self._reader = asyncio.ensure_future(self._read(channel))
         self.channel_name = channel
 
     async def _read(self, channel: str) -> None:
         layer = get_channel_layer()
+        assert layer is not None  # settings.CHANNEL_LAYERS always names one
         while True:
             try:
                 message = await layer.receive(channel)

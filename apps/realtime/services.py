@@ -134,6 +134,7 @@ def _send(targets: list[str], message: dict) -> None:
 
 async def _send_on_loop(targets: list[str], message: dict) -> None:
     layer = get_channel_layer()
+    assert layer is not None  # settings.CHANNEL_LAYERS always names one
     async with asyncio.timeout(settings.WS_PUBLISH_TIMEOUT):
         for group in targets:
             # The group is named so that apps.realtime.router can hand it to that group's sockets.

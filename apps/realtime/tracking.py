@@ -28,6 +28,7 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+from redis.typing import EncodableT, FieldT
 
 from apps.realtime.state import InstanceState
 from lib import metrics
@@ -110,7 +111,7 @@ async def instance_heartbeat(state: InstanceState) -> None:
     await _bounded("instance_heartbeat", pipe.execute())
 
 
-def instance_counts(state: InstanceState) -> dict[str, str]:
+def instance_counts(state: InstanceState) -> dict[FieldT, EncodableT]:
     return {
         "connections": str(len(state.connections)),
         "draining": "1" if state.draining else "0",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 from functools import partial
+from typing import Any
 
 import structlog
 from django.db import transaction
@@ -40,6 +41,7 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
         allocation = TrainerAllocation.objects.select_for_update().select_related("course").get(id=allocation_id)
         if allocation.status != TrainerAllocation.Status.ACTIVE:
             raise AlreadyDone(f"allocation {allocation.id} is {allocation.status}")
+        assert allocation.trainer_id is not None  # trainer_allocations_active_has_trainer
         # 2. Deterministic slots; existing ones are skipped by the unique constraint.
         sessions = [
             TutoringSession(
@@ -89,13 +91,13 @@ def session_announce_change(
     A session moved to another student or trainer is announced to the previous
     one too. Reads the logins (two queries).
     """
-    students = {session.student_id, previous_student_id} - {None}
-    trainers = {session.trainer_id, previous_trainer_id} - {None}
+    students = {id_ for id_ in (session.student_id, previous_student_id) if id_ is not None}
+    trainers = {id_ for id_ in (session.trainer_id, previous_trainer_id) if id_ is not None}
     logins = [
         *student_user_id_list(student_ids=students),
         *trainer_user_id_list(trainer_ids=trainers),
     ]
-    event = {
+    event: dict[str, Any] = {
         "event_type": SESSION_CHANGED_EVENT,
         "object_id": session.id,
         "data": {

@@ -169,7 +169,7 @@ def api_endpoint(
             with structlog.contextvars.bound_contextvars(actor=actor.name, actor_kind=actor.kind):
                 return _forbidden(request, actor, required) or _respond(view, request, *args, **kwargs)
 
-        wrapper.api_scope = required  # type: ignore[attr-defined]  (the OpenAPI test reads it)
+        wrapper.api_scope = required  # type: ignore[attr-defined]  # the OpenAPI test reads it
         return wrapper
 
     return decorate

@@ -55,7 +55,7 @@ def deadline_for(request: HttpRequest) -> float:
     except Resolver404:
         return settings.REQUEST_TIMEOUT
     view_class = getattr(view, "view_class", None)
-    return getattr(view, "request_deadline", None) or getattr(view_class, "request_deadline", settings.REQUEST_TIMEOUT)
+    return getattr(view, "request_deadline", 0) or getattr(view_class, "request_deadline", settings.REQUEST_TIMEOUT)
 
 
 def deadline_exceeded_response(request: HttpRequest, budget: float) -> HttpResponse:

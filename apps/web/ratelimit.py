@@ -134,7 +134,7 @@ class RateLimitPolicy:
         """Validate at start-up: a bad rate or key raises ImproperlyConfigured naming `name`."""
         if key not in KEY_KINDS:
             raise ImproperlyConfigured(f"{name}: key must be one of {', '.join(KEY_KINDS)}, got {key!r}")
-        return cls(scope=scope, key=key, rate=Rate.parse(rate, name=name))  # type: ignore[arg-type]
+        return cls(scope=scope, key=key, rate=Rate.parse(rate, name=name))
 
     def apply(self, request: HttpRequest, respond: Callable[[HttpRequest], HttpResponse]) -> HttpResponse:
         """Count the request, then answer it with `respond` or refuse it with a 429."""

@@ -69,7 +69,7 @@ class DeadLetterReason:
     POISON = "poison"
 
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     TransientTaskError,
     OperationalError,
     InterfaceError,
@@ -84,7 +84,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     UpstreamError,
     SoftTimeLimitExceeded,
 )
-VALIDATION_ERRORS: tuple[type[BaseException], ...] = (InvalidTaskArguments, ObjectDoesNotExist, ValidationError)
+VALIDATION_ERRORS: tuple[type[Exception], ...] = (InvalidTaskArguments, ObjectDoesNotExist, ValidationError)
 
 
 def require_id(value: object, name: str) -> int:
@@ -141,7 +141,7 @@ class ReliableTask(Task):
 
     # --- policy steps ------------------------------------------------------------
 
-    def _retry_or_dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException) -> None:
+    def _retry_or_dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> None:
         attempt = self.request.retries + 1
         if attempt >= self.max_attempts or self.request.called_directly:
             return self._dead_letter(args, kwargs, exc, reason=DeadLetterReason.RETRIES_EXHAUSTED)
@@ -152,7 +152,7 @@ class ReliableTask(Task):
         metrics.increment("task_retries", task=self.name)
         raise self.retry(exc=exc, countdown=countdown)
 
-    def _dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: BaseException, *, reason: str) -> None:
+    def _dead_letter(self, args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception, *, reason: str) -> None:
         """Record the failure durably; the message is then acknowledged and the worker moves on.
 
         Writes to PostgreSQL. If that write fails, the message is retried later
@@ -206,7 +206,7 @@ class ReliableTask(Task):
         """
         info = self.request.delivery_info or {}
         if not info.get("redelivered") or not self.request.id:
-            self.request.ops_deliveries = 1
+            self.request.ops_deliveries = 1  # type: ignore[attr-defined]  # our own field on Celery's request context
             return 1
         try:
             pipe = get_client("write").pipeline()
@@ -216,8 +216,8 @@ class ReliableTask(Task):
         except REDIS_ERRORS as exc:
             logger.warning("task_delivery_count_failed", error_class=type(exc).__name__)
             redeliveries = 0
-        self.request.ops_deliveries = redeliveries + 1
-        return self.request.ops_deliveries
+        self.request.ops_deliveries = redeliveries + 1  # type: ignore[attr-defined]  # as above
+        return redeliveries + 1
 
     def _deliveries_seen(self) -> int:
         return getattr(self.request, "ops_deliveries", 1)

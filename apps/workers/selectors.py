@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from django.db.models import Count, Exists, Expression, JSONField, Max, QuerySet, Value
+from django.db.models import Count, Exists, Expression, JSONField, Max, OuterRef, QuerySet, Value
 from django.db.models.functions import JSONArray
 
 from apps.workers.models import OPEN_STATUSES, DeadLetter, DeadLetterStatus, deadletter_fingerprint_expression
@@ -45,7 +46,7 @@ def deadletter_list(*, filters: DeadLetterFilter) -> QuerySet[DeadLetter]:
     return letters.order_by("-last_failed_at", "-id")
 
 
-def deadletter_groups_by_exception(*, status: str = DeadLetterStatus.NEW) -> list[dict[str, object]]:
+def deadletter_groups_by_exception(*, status: str = DeadLetterStatus.NEW) -> list[Mapping[str, object]]:
     """Open letters grouped by exception class and task: how many, and the latest failure."""
     return list(
         DeadLetter.objects.filter(status=status)
@@ -55,7 +56,7 @@ def deadletter_groups_by_exception(*, status: str = DeadLetterStatus.NEW) -> lis
     )
 
 
-def deadletter_open_for_call(*, task_name: str, arg: Expression) -> Exists:
+def deadletter_open_for_call(*, task_name: str, arg: Expression | OuterRef) -> Exists:
     """Whether `task_name(arg)` has an open letter, as an Exists() over the caller's rows (e.g. arg=OuterRef("id")).
 
     For tasks called with one positional id (`args=[id]`), like the pipeline's

@@ -319,7 +319,7 @@ def queue_depths_sample() -> dict[str, int]:
     from ops_console.celery import app
 
     with app.connection_for_read() as connection:
-        client = connection.default_channel.client
+        client = connection.default_channel.client  # type: ignore[attr-defined]  # the Redis transport's channel has one
         depths = {queue: int(client.llen(queue)) for queue in settings.WORKER_QUEUES}
     QueueDepthSample.objects.bulk_create([QueueDepthSample(queue=q, depth=d) for q, d in depths.items()])
     QueueDepthSample.objects.filter(sampled_at__lt=timezone.now() - datetime.timedelta(days=1)).delete()
