@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from apps.payments.models import IN_FLIGHT_STATUSES, Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
@@ -30,15 +31,30 @@ def payment_get_in_flight(*, student_id: int, course_id: int) -> Payment | None:
     return Payment.objects.filter(student_id=student_id, course_id=course_id, status__in=IN_FLIGHT_STATUSES).first()
 
 
-def payment_get_succeeded_without_purchase(*, student_id: int, course_id: int) -> Payment | None:
-    """A succeeded payment for the course that the pipeline has not turned into a purchase yet
-    (payments_student_status_created_idx, then student_course_purchases_payment_uniq). Runs one query."""
-    return (
-        Payment.objects.filter(student_id=student_id, course_id=course_id, status=PaymentStatus.SUCCEEDED)
-        .exclude(Exists(StudentCoursePurchase.objects.filter(payment_id=OuterRef("id"))))
-        .order_by("-created_at")
+@dataclass(frozen=True)
+class CoursePaid:
+    payment_id: int
+    active_purchase_id: int | None  # None: succeeded, the pipeline has not made its purchase yet
+
+
+def payment_get_paying_for_course(*, student_id: int, course_id: int) -> CoursePaid | None:
+    """The payment that already pays for a student's course: one whose purchase is active,
+    or a succeeded one the pipeline has not turned into a purchase yet.
+
+    One statement, so one snapshot: a purchase the pipeline commits between two reads
+    cannot hide from both (payments_student_status_created_idx, then
+    student_course_purchases_payment_uniq). Runs one query.
+    """
+    purchases = StudentCoursePurchase.objects.filter(payment_id=OuterRef("id"))
+    row = (
+        Payment.objects.filter(student_id=student_id, course_id=course_id)
+        .annotate(active_purchase_id=Subquery(purchases.filter(is_active=True).values("id")[:1]))
+        .filter(Q(active_purchase_id__isnull=False) | (Q(status=PaymentStatus.SUCCEEDED) & ~Exists(purchases)))
+        .order_by(F("active_purchase_id").desc(nulls_last=True), "-created_at")
+        .values_list("id", "active_purchase_id")
         .first()
     )
+    return CoursePaid(*row) if row else None
 
 
 def payment_get_by_idempotency_key(*, idempotency_key: str) -> Payment | None:

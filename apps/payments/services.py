@@ -39,11 +39,10 @@ from apps.payments.provider import ProviderTimeout, ProviderUnavailable, provide
 from apps.payments.selectors import (
     payment_get_by_idempotency_key,
     payment_get_in_flight,
-    payment_get_succeeded_without_purchase,
+    payment_get_paying_for_course,
     payment_list_stuck,
 )
 from apps.pipeline.services import pipeline_start_for_payment
-from apps.purchases.selectors import purchase_get_active
 from apps.realtime.services import OPS_GROUP, publish_event
 from lib.db import db_connection_release, integrity_constraint_name
 
@@ -156,22 +155,22 @@ def _payment_insert_once(request: PaymentRequest) -> tuple[Payment, bool]:
 
 
 def _ensure_course_not_paid(request: PaymentRequest) -> None:
-    """Two queries; raises CoursePaymentConflict naming what already pays for the course."""
-    purchase = purchase_get_active(student_id=request.student_id, course_id=request.course_id)
-    if purchase is not None:
+    """One query; raises CoursePaymentConflict naming what already pays for the course."""
+    paid = payment_get_paying_for_course(student_id=request.student_id, course_id=request.course_id)
+    if paid is None:
+        return
+    if paid.active_purchase_id is not None:
         raise CoursePaymentConflict(
             "The student already has an active purchase of this course.",
             code="course_already_purchased",
-            purchase_id=purchase.id,
-            payment_id=purchase.payment_id,
+            purchase_id=paid.active_purchase_id,
+            payment_id=paid.payment_id,
         )
-    paid = payment_get_succeeded_without_purchase(student_id=request.student_id, course_id=request.course_id)
-    if paid is not None:
-        raise CoursePaymentConflict(
-            "The student has paid for this course; its purchase is being created.",
-            code="course_already_paid",
-            payment_id=paid.id,
-        )
+    raise CoursePaymentConflict(
+        "The student has paid for this course; its purchase is being created.",
+        code="course_already_paid",
+        payment_id=paid.payment_id,
+    )
 
 
 def _payment_in_progress(request: PaymentRequest) -> CoursePaymentConflict:

@@ -10,11 +10,11 @@ from apps.payments.selectors import (
     payment_get_by_idempotency_key,
     payment_get_by_provider_id,
     payment_get_in_flight,
-    payment_get_succeeded_without_purchase,
+    payment_get_paying_for_course,
     payment_list_for_student,
     payment_list_stuck,
 )
-from tests.factories import PaymentFactory
+from tests.factories import PaymentFactory, PurchaseFactory
 from tests.support.plans import indexes_used, indexes_used_by
 
 pytestmark = pytest.mark.django_db
@@ -65,14 +65,15 @@ def test_the_in_flight_lookup_uses_the_partial_unique_index(seeded_platform):
     assert used == {"payments_student_course_in_flight_uniq"}
 
 
-def test_the_paid_but_not_purchased_check_uses_the_student_and_payment_indexes(seeded_platform):
+def test_the_already_paid_check_uses_the_student_and_payment_indexes(seeded_platform):
     payment = Payment.objects.filter(status=Payment.Status.SUCCEEDED).first()
 
     used = indexes_used_by(
-        lambda: payment_get_succeeded_without_purchase(student_id=payment.student_id, course_id=payment.course_id)
+        lambda: payment_get_paying_for_course(student_id=payment.student_id, course_id=payment.course_id)
     )
 
-    assert used == {"payments_student_status_created_idx", "student_course_purchases_payment_uniq"}
+    # The planner may also AND in the course's foreign-key index; the student's index and the purchase lookup stay.
+    assert {"payments_student_status_created_idx", "student_course_purchases_payment_uniq"} <= used
 
 
 def test_reconciliation_finds_stuck_payments_through_the_in_flight_updated_index(seeded_platform):
@@ -115,3 +116,27 @@ def test_the_admin_changelist_query_uses_the_created_index(seeded_platform):
     changelist = site._registry[Payment].get_changelist_instance(request)
 
     assert "payments_created_idx" in indexes_used(changelist.get_queryset(request)[:100])
+
+
+def test_the_already_paid_check_reads_payments_and_purchases_in_one_statement(django_assert_num_queries):
+    """Two reads would see two snapshots: a purchase committed between them hid from both (seen under make run)."""
+    payment = PaymentFactory(status=Payment.Status.SUCCEEDED)
+
+    with django_assert_num_queries(1):
+        paid = payment_get_paying_for_course(student_id=payment.student_id, course_id=payment.course_id)
+
+    assert (paid.payment_id, paid.active_purchase_id) == (payment.id, None)
+
+
+def test_the_already_paid_check_names_the_active_purchase():
+    purchase = PurchaseFactory()
+
+    paid = payment_get_paying_for_course(student_id=purchase.student_id, course_id=purchase.course_id)
+
+    assert (paid.payment_id, paid.active_purchase_id) == (purchase.payment_id, purchase.id)
+
+
+def test_an_ended_purchase_no_longer_pays_for_the_course():
+    purchase = PurchaseFactory(is_active=False)
+
+    assert payment_get_paying_for_course(student_id=purchase.student_id, course_id=purchase.course_id) is None
