@@ -297,6 +297,8 @@ PAYMENT_CURRENCIES = env.list("PAYMENT_CURRENCIES", default=["EUR", "USD", "GBP"
 PAYMENT_MAX_AMOUNT = env.int("PAYMENT_MAX_AMOUNT", 10000, minimum=1)
 # Seconds a webhook signature stays valid (replays inside it are idempotent no-ops).
 PAYMENT_WEBHOOK_TOLERANCE = env.int("PAYMENT_WEBHOOK_TOLERANCE", 300, minimum=1)
+# Seconds after which a payment still in flight, of which the provider has no charge, expires (never charged).
+PAYMENT_EXPIRE_AFTER = env.int("PAYMENT_EXPIRE_AFTER", 1800, minimum=60)
 
 # --- Outbound HTTP (lib/http.py) ----------------------------------------------
 

@@ -3,7 +3,10 @@
 API (subject to the mode):
   POST /v1/charges        {"amount", "currency", "reference"}; the same Idempotency-Key
                           returns the same charge and never charges twice.
-  GET  /v1/charges/<id>   one charge, for reconciliation.
+  GET  /v1/charges/<id>   one charge.
+  GET  /v1/charges?idempotency_key=<key>
+                          the charge made under that key, for reconciliation (which
+                          reads, never charges); 404 charge_not_found when there is none.
 Read and steer (never subject to the mode):
   GET  /v1/stats               charges created, per idempotency key, and requests per "METHOD /path".
   POST /_control/mode          {"mode": normal|slow|hang|error|refuse, "delay_ms": N, "count": N}
@@ -39,7 +42,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sandbox_provider.signing import SIGNATURE_HEADER, sign
 
@@ -141,6 +144,11 @@ class ProviderState:
         with self._lock:
             charge = self.charges.get(charge_id)
             return dict(charge) if charge else None
+
+    def charge_for_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        with self._lock:
+            known = self.keys.get(idempotency_key)
+            return dict(self.charges[known[0]]) if known else None
 
     def charge_set_status(self, charge_id: str, status: str | None) -> dict[str, Any] | None:
         with self._lock:
@@ -250,13 +258,25 @@ def _json(body: bytes) -> Any:
 # --- Routing ------------------------------------------------------------------
 
 
-def api_reply(state: ProviderState, method: str, path: str, body: bytes, headers: Any) -> Reply:
+def api_reply(state: ProviderState, method: str, path: str, body: bytes, headers: Any, query: str = "") -> Reply:
     if (method, path) == ("POST", "/v1/charges"):
         return state.charge_create(_json(body), headers.get("Idempotency-Key"))
+    if (method, path) == ("GET", "/v1/charges"):
+        return _charge_by_key(state, parse_qs(query).get("idempotency_key", []))
     if method == "GET" and path.startswith("/v1/charges/"):
         charge = state.charge(path.removeprefix("/v1/charges/"))
         return (200, charge, {}) if charge else (404, _error("not_found", "No such charge."), {})
     return 404, _error("not_found", f"No route for {method} {path}."), {}
+
+
+def _charge_by_key(state: ProviderState, keys: list[str]) -> Reply:
+    if len(keys) != 1 or not keys[0]:
+        fields = {"idempotency_key": "exactly one is required"}
+        return 400, _error("invalid_request", "Name the charge by its idempotency key.", fields), {}
+    charge = state.charge_for_key(keys[0])
+    if charge is None:
+        return 404, _error("charge_not_found", "No charge was made under this idempotency key."), {}
+    return 200, charge, {}
 
 
 def control_reply(state: ProviderState, method: str, path: str, body: bytes) -> Reply:
@@ -317,7 +337,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         state = self.server.state
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if path.startswith("/_control/") or path == "/v1/stats":
@@ -331,7 +352,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if mode.name == "error":
             return self._reply(500, _error("sandbox_error", "The sandbox was told to fail."), {})
-        reply = api_reply(state, method, path, body, self.headers)
+        reply = api_reply(state, method, path, body, self.headers, url.query)
         if mode.name == "slow":
             time.sleep(mode.delay_ms / 1000)
         return self._reply(*reply)

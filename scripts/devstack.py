@@ -27,7 +27,9 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +51,41 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 def say(message: str) -> None:
     print(f"[devstack] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """An embedded service `run` keeps an eye on: `alive()` is cheap (a pid check, or one PING)."""
+
+    name: str
+    alive: Callable[[], bool]
+    log: Path
+
+
+# The embedded services of this process, while their context is open.
+WATCHED: list[Watched] = []
+
+
+@contextlib.contextmanager
+def watching(service: Watched) -> Iterator[None]:
+    WATCHED.append(service)
+    try:
+        yield
+    finally:
+        WATCHED.remove(service)
+
+
+def first_dead_service() -> Watched | None:
+    return next((service for service in WATCHED if not service.alive()), None)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (exited, not yet reaped by its parent) counts as dead."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
 
 # --- PostgreSQL -----------------------------------------------------------
@@ -122,10 +159,12 @@ def embedded_postgres(data_dir: Path, database: str, settings: dict[str, str]) -
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
-    socket_dir = server.get_postmaster_info().socket_dir
-    say(f"embedded PostgreSQL ready in {time.monotonic() - started:.1f}s (socket dir {socket_dir})")
+    info = server.get_postmaster_info()
+    say(f"embedded PostgreSQL ready in {time.monotonic() - started:.1f}s (socket dir {info.socket_dir})")
+    postgres = Watched("PostgreSQL", partial(_pid_alive, info.pid), data_dir / "log")
     try:
-        yield f"postgresql://postgres@/{database}?host={socket_dir}"
+        with watching(postgres):
+            yield f"postgresql://postgres@/{database}?host={info.socket_dir}"
     finally:
         server.cleanup()
 
@@ -166,7 +205,8 @@ def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
     url = f"unix://{sock}?db=0"
     if _redis_answers(sock):
         say(f"embedded Redis already running at {sock}")
-        yield url
+        with watching(Watched("Redis", partial(_redis_answers, sock), data_dir / "redis.log")):
+            yield url
         return
     sock.unlink(missing_ok=True)
     args = [
@@ -190,7 +230,9 @@ def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
         time.sleep(0.05)
     say(f"embedded Redis ready at {sock}")
     try:
-        yield url
+        # poll() reaps a Redis that died, so it never lingers as a zombie.
+        with watching(Watched("Redis", lambda: process.poll() is None, data_dir / "redis.log")):
+            yield url
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -230,8 +272,15 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 def _free_port(preferred: int) -> int:
+    """`preferred` if a server could listen there now, else any free port.
+
+    Probed with SO_REUSEADDR, as uvicorn and the sandbox listen: connections of
+    a previous run left in TIME-WAIT must not move a restarted console to
+    another port.
+    """
     for port in [preferred, 0]:
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
@@ -269,6 +318,26 @@ def _stop(processes: list[subprocess.Popen[bytes]], grace: float = 15.0) -> None
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         if process.poll() is None:
             process.kill()
+
+
+def supervise(children: list[subprocess.Popen[bytes]], stop_signals: set[signal.Signals]) -> str | None:
+    """Wait for a stop signal (None), or for a child or an embedded service to die (one line saying which).
+
+    Checks once a second. A dead PostgreSQL or Redis stops everything: the
+    console cannot work without them, and its processes would only log
+    connection errors until someone noticed.
+    """
+    while True:
+        exited = next((child for child in children if child.poll() is not None), None)
+        if exited is not None:
+            command = exited.args if isinstance(exited.args, list) else [exited.args]
+            return f"{' '.join(map(str, command[:4]))} exited with {exited.returncode}; stopped everything"
+        dead = first_dead_service()
+        if dead is not None:
+            return f"embedded {dead.name} died (see {dead.log}); stopped everything — run it again to restart"
+        if signal.sigtimedwait(stop_signals, 1.0) is not None:
+            say("stopping web, worker, beat and relay")
+            return None
 
 
 def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subprocess.Popen[bytes]]:
@@ -365,12 +434,12 @@ def command_run(_args: argparse.Namespace) -> int:
         stop_signals = {signal.SIGINT, signal.SIGTERM}
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         try:
-            while all(child.poll() is None for child in children):
-                if signal.sigtimedwait(stop_signals, 1.0) is not None:
-                    break
+            problem = supervise(children, stop_signals)
         finally:
-            say("stopping web, worker, beat and relay")
             _stop(children)
+        if problem:
+            say(problem)
+            return 1
         failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
         return 1 if failed else 0
 

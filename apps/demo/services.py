@@ -33,6 +33,8 @@ logger = structlog.get_logger(__name__)
 
 # Bulk steps over millions of rows need more than the request-sized default.
 SEED_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
+# How long a step waits for a table lock (the bulk path's ALTERs, an insert behind a conflicting row) before failing.
+SEED_LOCK_TIMEOUT_MS = 10_000
 
 FIRST_NAMES = [
     "Ada", "Ben", "Chloe", "Dev", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jia",
@@ -76,15 +78,20 @@ class DemoScale:
 def _execute(step: str, sql: str, params: dict[str, Any] | None = None, *, table: str | None = None) -> int:
     """Run one bulk step in its own transaction.
 
-    With `table`, the table's foreign keys are dropped for the insert and added
-    back (validated in one pass) before commit: PostgreSQL's advice for bulk
-    loads, since row-by-row key checks dominate the cost otherwise. Nobody sees
-    the table without its keys: the ALTERs hold an exclusive lock until commit.
+    With `table` (the bulk path, an empty database only: demo_bulk_load_allowed),
+    the table's foreign keys are dropped for the insert and added back
+    (validated in one pass) before commit: PostgreSQL's advice for bulk loads,
+    since row-by-row key checks dominate the cost otherwise. Nobody sees the
+    table without its keys: the ALTERs hold an exclusive lock until commit,
+    which is why a database with data never takes this path.
     """
     started = time.monotonic()
     with statement_timeout(SEED_STATEMENT_TIMEOUT_MS), connection.cursor() as cursor:
         # Demo rows can be regenerated, so a commit need not wait for the WAL flush.
         cursor.execute("SET LOCAL synchronous_commit = off")
+        # Beside live data, wait briefly for a lock rather than queue behind a long transaction (and make others
+        # queue behind us); the step fails with a clear error instead.
+        cursor.execute(f"SET LOCAL lock_timeout = {int(SEED_LOCK_TIMEOUT_MS)}")
         foreign_keys = _drop_foreign_keys(cursor, table) if table else []
         cursor.execute(sql, params or {})
         rows = cursor.rowcount
@@ -177,9 +184,10 @@ def _seed_trainer_courses() -> int:
     )
 
 
-def _seed_payments(scale: DemoScale) -> int:
-    # Status mix out of 20: 12 succeeded, 2 refunded, 3 failed, 2 pending, 1 created. At most one payment per
-    # student and course is in flight (payments_student_course_in_flight_uniq): a second one becomes failed.
+def _seed_payments(scale: DemoScale, *, bulk: bool) -> int:
+    # Status mix out of 20: 12 succeeded, 2 refunded, 4 failed, 2 expired. Every one is settled (the provider
+    # answered) or expired (it never reached the provider): nothing is in flight, so reconciliation finds no
+    # demo payment to act on. Only settled ones carry a provider payment id.
     return _execute(
         "payments",
         """
@@ -187,38 +195,29 @@ def _seed_payments(scale: DemoScale) -> int:
              c AS (SELECT id, price, currency, row_number() OVER (ORDER BY code) AS n, count(*) OVER () AS total
                    FROM courses WHERE is_demo),
              p AS (SELECT i, (i %% 20) AS bucket, now() - ((i * 7919) %% 525600) * interval '1 minute' AS at
-                   FROM generate_series(1::bigint, %(payments)s) AS i),
-             o AS (SELECT p.*, s.id AS student_id, c.id AS course_id, c.price, c.currency,
-                          (p.bucket >= 17) AS wants_flight,
-                          row_number() OVER (PARTITION BY s.id, c.id, (p.bucket >= 17) ORDER BY p.i) AS nth
-                   FROM p
-                   JOIN s ON s.n = 1 + (p.i * 7907) %% %(students)s
-                   JOIN c ON c.n = 1 + (p.i / 3) %% c.total
-                   WHERE NOT EXISTS (SELECT 1 FROM payments done WHERE done.idempotency_key = 'demo-pay-' || p.i)),
-             fly AS (SELECT o.*, o.wants_flight AND o.nth = 1 AND NOT EXISTS (
-                         SELECT 1 FROM payments x WHERE x.student_id = o.student_id AND x.course_id = o.course_id
-                                                    AND x.status IN ('created', 'pending')) AS in_flight
-                     FROM o)
+                   FROM generate_series(1::bigint, %(payments)s) AS i)
         INSERT INTO payments (student_id, course_id, amount, currency, status, provider, provider_payment_id,
                               idempotency_key, metadata, is_demo, created_at, updated_at)
-        SELECT student_id, course_id, price, currency,
-               CASE WHEN bucket < 12 THEN 'succeeded' WHEN bucket < 14 THEN 'refunded'
-                    WHEN bucket < 17 OR NOT in_flight THEN 'failed' WHEN bucket < 19 THEN 'pending'
-                    ELSE 'created' END,
+        SELECT s.id, c.id, c.price, c.currency,
+               CASE WHEN p.bucket < 12 THEN 'succeeded' WHEN p.bucket < 14 THEN 'refunded'
+                    WHEN p.bucket < 18 THEN 'failed' ELSE 'expired' END,
                'sandbox',
-               CASE WHEN bucket < 19 OR NOT in_flight THEN 'demo-prov-' || i END,
-               'demo-pay-' || i,
+               CASE WHEN p.bucket < 18 THEN 'demo-prov-' || p.i END,
+               'demo-pay-' || p.i,
                jsonb_build_object('source', 'seed_demo'),
-               true, at, at
-        FROM fly
+               true, p.at, p.at
+        FROM p
+        JOIN s ON s.n = 1 + (p.i * 7907) %% %(students)s
+        JOIN c ON c.n = 1 + (p.i / 3) %% c.total
+        WHERE NOT EXISTS (SELECT 1 FROM payments done WHERE done.idempotency_key = 'demo-pay-' || p.i)
         ON CONFLICT DO NOTHING
         """,
         {"payments": scale.payments, "students": scale.students},
-        table="payments",
+        table="payments" if bulk else None,
     )
 
 
-def _seed_purchases() -> int:
+def _seed_purchases(*, bulk: bool) -> int:
     # One purchase per settled payment; only the newest succeeded one per
     # (student, course) is active, and never beside an existing active one.
     return _execute(
@@ -241,11 +240,11 @@ def _seed_purchases() -> int:
         FROM settled s
         ON CONFLICT DO NOTHING
         """,
-        table="student_course_purchases",
+        table="student_course_purchases" if bulk else None,
     )
 
 
-def _seed_allocations() -> int:
+def _seed_allocations(*, bulk: bool) -> int:
     """Demo purchases to demo trainers of the course, never past a trainer's capacity.
 
     Active purchases: mostly active allocations, some pending (no trainer yet)
@@ -292,17 +291,18 @@ def _seed_allocations() -> int:
         FROM fitted
         ON CONFLICT DO NOTHING
         """,
-        table="trainer_allocations",
+        table="trainer_allocations" if bulk else None,
     )
 
 
-def _seed_sessions() -> int:
-    # Weekly sessions for demo allocations that have a trainer and went ahead.
+def _seed_sessions(*, bulk: bool) -> int:
+    # Weekly sessions for demo allocations that have a trainer and went ahead: all the course gives
+    # (sessions_per_purchase), so the pipeline's resume job finds no allocation short of sessions.
     return _execute(
         "tutoring_sessions",
         """
         WITH a AS (SELECT a.id, a.student_id, a.trainer_id, a.course_id, a.allocated_at,
-                          least(c.sessions_per_purchase, 4) AS sessions, c.session_minutes
+                          c.sessions_per_purchase AS sessions, c.session_minutes
                    FROM trainer_allocations a JOIN courses c ON c.id = a.course_id
                    WHERE a.is_demo AND a.status IN ('active', 'completed')
                      AND NOT EXISTS (SELECT 1 FROM tutoring_sessions t WHERE t.allocation_id = a.id)),
@@ -320,13 +320,36 @@ def _seed_sessions() -> int:
         FROM slots
         ON CONFLICT DO NOTHING
         """,
-        table="tutoring_sessions",
+        table="tutoring_sessions" if bulk else None,
     )
 
 
+# The tables whose foreign keys the bulk path drops while it loads them.
+BULK_TABLES = ("payments", "student_course_purchases", "trainer_allocations", "tutoring_sessions")
+
+
+def demo_bulk_load_allowed() -> bool:
+    """True when every table the bulk path would strip of its foreign keys is empty: nobody can be using them.
+
+    One query (an EXISTS per table).
+    """
+    probes = " OR ".join(f"EXISTS (SELECT 1 FROM {table})" for table in BULK_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT NOT ({probes})")  # table names are constants
+        return bool(cursor.fetchone()[0])
+
+
 def demo_platform_seed(*, scale: DemoScale) -> dict[str, int]:
-    """Create (or extend) the demo platform; returns rows inserted per table. Runs bulk SQL."""
+    """Create (or extend) the demo platform; returns rows inserted per table. Runs bulk SQL.
+
+    The fast path (foreign keys dropped and re-added around each load, which
+    locks the table exclusively until commit) runs on an empty database only.
+    With data, the same inserts run with the keys in place and take only the
+    row locks an INSERT takes: the console keeps answering during a seed.
+    """
     started = time.monotonic()
+    bulk = demo_bulk_load_allowed()
+    logger.info("demo_seed_started", mode="bulk" if bulk else "online", payments=scale.payments)
     inserted = {
         "courses": _seed_courses(),
         "students": _seed_people(
@@ -336,10 +359,10 @@ def demo_platform_seed(*, scale: DemoScale) -> dict[str, int]:
             "trainers", "trainer", scale.trainers, ("active", "on_leave", "inactive"), with_capacity=True
         ),
         "trainer_courses": _seed_trainer_courses(),
-        "payments": _seed_payments(scale),
-        "student_course_purchases": _seed_purchases(),
-        "trainer_allocations": _seed_allocations(),
-        "tutoring_sessions": _seed_sessions(),
+        "payments": _seed_payments(scale, bulk=bulk),
+        "student_course_purchases": _seed_purchases(bulk=bulk),
+        "trainer_allocations": _seed_allocations(bulk=bulk),
+        "tutoring_sessions": _seed_sessions(bulk=bulk),
     }
     _execute(
         "analyze",

@@ -13,15 +13,18 @@ class PaymentStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     REFUNDED = "refunded", "Refunded"
+    # Reconciliation found no charge at the provider after PAYMENT_EXPIRE_AFTER: nothing was charged, nothing will be.
+    EXPIRED = "expired", "Expired (never charged)"
 
 
 # The payment state machine: where each status may go next.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    PaymentStatus.CREATED: frozenset({PaymentStatus.PENDING, PaymentStatus.FAILED}),
-    PaymentStatus.PENDING: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED}),
+    PaymentStatus.CREATED: frozenset({PaymentStatus.PENDING, PaymentStatus.FAILED, PaymentStatus.EXPIRED}),
+    PaymentStatus.PENDING: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.EXPIRED}),
     PaymentStatus.SUCCEEDED: frozenset({PaymentStatus.REFUNDED}),
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.REFUNDED: frozenset(),
+    PaymentStatus.EXPIRED: frozenset(),
 }
 
 

@@ -2,6 +2,13 @@
 
 Every call carries the payment's idempotency key, so the provider returns the
 original charge for a repeated request instead of charging again.
+
+    POST /v1/charges                        make (or replay) the charge: provider_charge
+    GET  /v1/charges?idempotency_key=<key>  read it, never make it: provider_charge_lookup;
+                                            404 {"error": {"code": "charge_not_found"}} when none was made
+
+sandbox_provider/server.py serves the same contract; tests/integration/test_reconciliation_contract.py
+pins the two together.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import structlog
 
@@ -40,6 +48,8 @@ class ChargeResult:
 
 
 REFERENCE_PREFIX = "payment:"
+# The provider's error code for "no charge under this idempotency key" (any other 404 is a broken contract).
+CHARGE_NOT_FOUND = "charge_not_found"
 
 
 def payment_reference(payment: Payment) -> str:
@@ -87,6 +97,34 @@ def provider_charge(*, payment: Payment) -> ChargeResult:
         _log_call(payment, started, "bad_response", status_code=response.status_code)
         raise ProviderUnavailable("The payment provider gave an unexpected answer.")
     _log_call(payment, started, status)
+    return ChargeResult(provider_payment_id=str(body["id"]), status=status)
+
+
+def provider_charge_lookup(*, payment: Payment) -> ChargeResult | None:
+    """GET /v1/charges?idempotency_key=... : the charge made for the payment, or None when none was made.
+
+    A read: it never creates a charge. Network call, bounded by PAYMENT_TIMEOUT.
+    Raises ProviderTimeout or ProviderUnavailable when the provider cannot say.
+    """
+    started = time.monotonic()
+    try:
+        path = f"/v1/charges?{urlencode({'idempotency_key': payment.idempotency_key})}"
+        response = http_client(PROVIDER_TARGET).request("GET", path)
+    except UpstreamTimeout as exc:
+        _log_call(payment, started, "timeout", call="lookup")
+        raise ProviderTimeout("The payment provider did not answer in time.") from exc
+    except (UpstreamUnavailable, UpstreamError) as exc:
+        _log_call(payment, started, "unavailable", call="lookup")
+        raise ProviderUnavailable("The payment provider is unavailable.") from exc
+    body = _json_or_none(response) or {}
+    if response.status_code == 404 and (body.get("error") or {}).get("code") == CHARGE_NOT_FOUND:
+        _log_call(payment, started, "not_found", call="lookup")
+        return None
+    status = body.get("status")
+    if response.status_code != 200 or status not in SETTLED_STATUSES or not body.get("id"):
+        _log_call(payment, started, "bad_response", call="lookup", status_code=response.status_code)
+        raise ProviderUnavailable("The payment provider gave an unexpected answer.")
+    _log_call(payment, started, status, call="lookup")
     return ChargeResult(provider_payment_id=str(body["id"]), status=status)
 
 

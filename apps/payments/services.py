@@ -13,29 +13,35 @@ Concurrency, in order:
    conditional UPDATE) talks to the provider; everyone else returns the row.
 4. The provider call happens outside any transaction, with the pooled
    database connection given back first, and carries the same idempotency
-   key, so a retry or a reconciliation never charges twice.
+   key, so a retry never charges twice. Reconciliation only reads the
+   provider (by that key); it never charges.
 5. Settling locks the row (SELECT ... FOR UPDATE) and checks the transition;
    a repeated settlement to the same status is a no-op. The pipeline's first
    step is written to the outbox in the same transaction.
-6. Every status change (the claim, every settlement) writes the invalidation
+6. Expiring a payment the provider never charged locks it and re-checks
+   that it is still in flight and unchanged since the cutoff, so a request
+   that claimed it meanwhile is never expired under its feet.
+7. Every status change (the claim, every settlement) writes the invalidation
    of the student's cached lists to the outbox in its transaction.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
 import structlog
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from apps.directory.selectors import course_exists, student_exists
 from apps.outbox.services import outbox_enqueue
-from apps.payments.models import IN_FLIGHT_CONSTRAINT, Payment, PaymentStatus
-from apps.payments.provider import ProviderTimeout, ProviderUnavailable, provider_charge
+from apps.payments.models import IN_FLIGHT_CONSTRAINT, IN_FLIGHT_STATUSES, Payment, PaymentStatus
+from apps.payments.provider import ProviderTimeout, ProviderUnavailable, provider_charge, provider_charge_lookup
 from apps.payments.selectors import (
     payment_get_by_idempotency_key,
     payment_get_in_flight,
@@ -287,35 +293,63 @@ def _hand_off_cache_invalidation(payment: Payment) -> None:
 class ReconcileSummary:
     examined: int
     settled: int
+    expired: int
     still_pending: int
 
 
 def payment_reconcile_stuck(*, older_than: datetime.timedelta, limit: int = 500) -> ReconcileSummary:
-    """Settle payments left created or pending (provider timeouts, crashed requests).
+    """Settle or expire payments left created or pending (provider timeouts, crashed requests).
 
-    Re-issues each charge with the payment's own idempotency key, so the
-    provider answers with the original charge instead of making a second one.
+    Reads each one's charge from the provider by its idempotency key and never
+    makes one: a charge the provider has settles the payment; no charge after
+    PAYMENT_EXPIRE_AFTER expires it (it was never charged, and now never will
+    be); otherwise it waits for the next run. One provider read per payment.
     """
-    stuck = list(payment_list_stuck(updated_before=timezone.now() - older_than, limit=limit))
-    settled = 0
-    for payment in stuck:
-        if _reconcile_one(payment):
-            settled += 1
-    summary = ReconcileSummary(examined=len(stuck), settled=settled, still_pending=len(stuck) - settled)
+    now = timezone.now()
+    expire_before = now - datetime.timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER)
+    stuck = list(payment_list_stuck(updated_before=now - older_than, limit=limit))
+    outcomes = Counter(_reconcile_one(payment, expire_before=expire_before) for payment in stuck)
+    summary = ReconcileSummary(
+        examined=len(stuck),
+        settled=outcomes["settled"],
+        expired=outcomes["expired"],
+        still_pending=outcomes["pending"],
+    )
     logger.info("payments_reconciled", **summary.__dict__)
     return summary
 
 
-def _reconcile_one(payment: Payment) -> bool:
+def _reconcile_one(payment: Payment, *, expire_before: datetime.datetime) -> str:
+    """ "settled", "expired" or "pending" (left for the next run). One provider read, no pooled connection held."""
+    db_connection_release()
     try:
-        if payment.status == PaymentStatus.CREATED:
-            return payment_charge(payment_id=payment.id).status != PaymentStatus.PENDING
-        result = provider_charge(payment=payment)
-        payment_settle(payment_id=payment.id, status=result.status, provider_payment_id=result.provider_payment_id)
+        charge = provider_charge_lookup(payment=payment)
+        if charge is None:
+            expired = payment_expire(payment_id=payment.id, unchanged_since=expire_before)
+            return "expired" if expired else "pending"
+        if payment.status == PaymentStatus.CREATED:  # crashed between its insert and its claim
+            payment_settle(payment_id=payment.id, status=PaymentStatus.PENDING)
+        payment_settle(payment_id=payment.id, status=charge.status, provider_payment_id=charge.provider_payment_id)
     except (ProviderTimeout, ProviderUnavailable) as exc:
         logger.warning("payment_reconcile_deferred", payment_id=payment.id, reason=type(exc).__name__)
-        return False
+        return "pending"
     except IllegalTransition as exc:
         logger.error("payment_reconcile_conflict", payment_id=payment.id, current=exc.payment.status)
-        return False
+        return "pending"
+    return "settled"
+
+
+def payment_expire(*, payment_id: int, unchanged_since: datetime.datetime) -> bool:
+    """Expire a payment in flight that the provider never charged; False when it moved since `unchanged_since`.
+
+    The caller has read the provider (no charge under the payment's key). The
+    row is locked and re-checked first: a request that claimed the payment
+    meanwhile touched `updated_at`, and such a payment is left alone.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update(of=("self",)).get(id=payment_id)
+        if payment.status not in IN_FLIGHT_STATUSES or payment.updated_at >= unchanged_since:
+            return False
+        payment_settle(payment_id=payment_id, status=PaymentStatus.EXPIRED)
+    logger.info("payment_expired", payment_id=payment_id, unchanged_since=unchanged_since.isoformat())
     return True

@@ -24,5 +24,5 @@ def payments_invalidate_student_cache(student_id: int) -> None:
 
 @shared_task(base=ReliableTask, name="payments.reconcile_stuck", ignore_result=True)
 def payments_reconcile_stuck() -> None:
-    """Beat: settle payments left created or pending (provider timeouts, crashed requests)."""
+    """Beat: settle payments left created or pending from the provider's record of them, or expire them; never charges."""
     payment_reconcile_stuck(older_than=datetime.timedelta(minutes=RECONCILE_AFTER_MINUTES))

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime
+import os
+
 import pytest
 from django.db import connection
 from django.db.models import Count, F
@@ -7,9 +10,13 @@ from django.db.models import Count, F
 from apps.allocations.models import TrainerAllocation
 from apps.demo.services import DemoScale, demo_platform_seed
 from apps.directory.models import Course, Student, Trainer
+from apps.outbox.models import OutboxMessage
 from apps.payments.models import Payment
+from apps.payments.services import payment_reconcile_stuck
+from apps.pipeline.services import pipeline_resume_stalled
 from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
+from apps.workers.models import DeadLetter
 from tests.support.processes import run_manage
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +37,29 @@ def test_every_row_the_seed_makes_is_marked_as_demo():
     assert [model.__name__ for model in models if model.objects.filter(is_demo=False).exists()] == []
 
 
-def test_the_demo_has_payments_in_every_status():
+def test_the_demo_has_payments_in_every_final_status_and_none_in_flight():
     demo_platform_seed(scale=SCALE)
 
-    assert set(Payment.objects.values_list("status", flat=True)) == set(Payment.Status.values)
+    assert set(Payment.objects.values_list("status", flat=True)) == {"succeeded", "refunded", "failed", "expired"}
+
+
+def test_after_seeding_one_reconciliation_pass_enqueues_nothing_and_files_no_dead_letters():
+    demo_platform_seed(scale=SCALE)
+
+    summary = payment_reconcile_stuck(older_than=datetime.timedelta(0))
+
+    assert summary.examined == 0
+    assert not OutboxMessage.objects.exists()
+    assert not DeadLetter.objects.exists()
+
+
+def test_after_seeding_the_pipeline_resume_job_finds_no_stalled_step():
+    demo_platform_seed(scale=SCALE)
+
+    summary = pipeline_resume_stalled(older_than=datetime.timedelta(0))
+
+    assert (summary.purchases, summary.allocations, summary.schedules, summary.skipped) == (0, 0, 0, 0)
+    assert not OutboxMessage.objects.exists()
 
 
 def test_every_settled_payment_has_exactly_one_purchase():
@@ -95,3 +121,13 @@ def test_bad_arguments_print_usage_and_exit_non_zero(bad):
 
     assert result.returncode == 2
     assert "usage: manage.py seed_demo" in result.stderr
+
+
+@pytest.mark.slow
+def test_help_works_without_the_environment_set():
+    bare = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+
+    result = run_manage("seed_demo", "--help", env=bare)
+
+    assert result.returncode == 0, result.stderr
+    assert "--payments" in result.stdout

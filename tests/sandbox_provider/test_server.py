@@ -155,3 +155,26 @@ def test_a_new_charge_sends_a_signed_webhook_when_a_webhook_url_is_given(tmp_pat
 
     assert verify(body, headers[SIGNATURE_HEADER], "s3cret")
     assert json.loads(body)["data"]["object"]["id"] == charge["id"]
+
+
+def test_a_charge_can_be_found_by_its_idempotency_key(sandbox_provider):
+    charge = _charge(sandbox_provider, "key-1").json()
+
+    response = requests.get(f"{sandbox_provider.url}/v1/charges", params={"idempotency_key": "key-1"}, timeout=TIMEOUT)
+
+    assert response.json() == charge
+
+
+def test_a_key_no_charge_was_made_under_is_charge_not_found_and_makes_none(sandbox_provider):
+    response = requests.get(f"{sandbox_provider.url}/v1/charges", params={"idempotency_key": "never"}, timeout=TIMEOUT)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "charge_not_found"
+    assert sandbox_provider.stats()["charges_created"] == 0
+
+
+def test_a_lookup_without_a_key_is_a_400_naming_it(sandbox_provider):
+    response = requests.get(f"{sandbox_provider.url}/v1/charges", timeout=TIMEOUT)
+
+    assert response.status_code == 400
+    assert "idempotency_key" in response.json()["error"]["fields"]

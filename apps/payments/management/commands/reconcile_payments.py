@@ -16,8 +16,9 @@ def _positive_int(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Settle payments left created or pending (provider timeouts, interrupted requests) by asking the "
-        "provider again with each payment's own idempotency key. Never charges twice."
+        "Settle payments left created or pending (provider timeouts, interrupted requests) by reading each "
+        "one's charge from the provider by its idempotency key; expire those the provider never charged "
+        "after PAYMENT_EXPIRE_AFTER. Never makes a charge."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,5 +28,6 @@ class Command(BaseCommand):
     def handle(self, *args: object, older_than: int, limit: int, **options: object) -> None:
         summary = payment_reconcile_stuck(older_than=datetime.timedelta(seconds=older_than), limit=limit)
         self.stdout.write(
-            f"examined={summary.examined} settled={summary.settled} still_pending={summary.still_pending}"
+            f"examined={summary.examined} settled={summary.settled} expired={summary.expired} "
+            f"still_pending={summary.still_pending}"
         )

@@ -1,0 +1,87 @@
+"""`make run` (scripts/devstack.py) survives restarts and says so when an embedded service dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from scripts import devstack
+from tests.support.processes import require_slow_marker
+from tests.support.waiting import wait_until
+
+
+def _port_left_in_time_wait() -> int:
+    """A port whose server closed a connection first: the kernel keeps it in TIME-WAIT for a minute."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        served, _ = listener.accept()
+        served.close()  # the server closes first, as uvicorn does on shutdown
+        client.close()
+    return port
+
+
+def test_a_restarted_console_keeps_its_port_while_old_connections_linger_in_time_wait():
+    port = _port_left_in_time_wait()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # without SO_REUSEADDR the port looks taken
+
+    assert devstack._free_port(port) == port
+
+
+def test_a_port_a_server_listens_on_is_not_offered():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        taken = listener.getsockname()[1]
+
+        assert devstack._free_port(taken) != taken
+
+
+@pytest.mark.slow
+def test_a_dead_embedded_redis_stops_everything_with_one_line_and_leaves_no_zombie(tmp_path):
+    require_slow_marker()
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        with devstack.embedded_redis(tmp_path / "redis", persistent=False):
+            pid = int((tmp_path / "redis" / "redis.pid").read_text())
+            os.kill(pid, signal.SIGKILL)
+
+            started = time.monotonic()
+            problem = devstack.supervise([child], set())
+
+            assert problem is not None and "embedded Redis died" in problem and "\n" not in problem
+            assert time.monotonic() - started < 5
+            assert not Path(f"/proc/{pid}").exists()  # reaped, not a zombie
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.slow
+def test_a_child_that_exits_stops_everything_naming_it():
+    require_slow_marker()
+    child = subprocess.Popen(["sleep", "0.1"])
+
+    problem = devstack.supervise([child], set())
+
+    assert problem is not None and "sleep 0.1 exited with 0" in problem
+
+
+@pytest.mark.slow
+def test_an_exited_process_not_yet_reaped_counts_as_dead():
+    require_slow_marker()
+    child = subprocess.Popen(["true"])
+    wait_until(lambda: Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", timeout=5)
+
+    assert not devstack._pid_alive(child.pid)
+    child.wait()
