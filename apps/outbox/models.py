@@ -15,6 +15,8 @@ class OutboxMessage(models.Model):
     args = models.JSONField(default=list, blank=True)
     kwargs = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=128, blank=True)
+    # How to send it, when not Celery's defaults: {"task_id": ..., "countdown": s, "headers": {...}} (replays).
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The relay takes the row from then on; pushed back after each failed relay attempt.
     available_at = models.DateTimeField()

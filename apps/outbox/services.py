@@ -44,7 +44,25 @@ from ops_console.celery import app
 logger = structlog.get_logger(__name__)
 
 
-def outbox_enqueue(*, task_name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> None:
+@dataclass(frozen=True)
+class SendOptions:
+    """What a hand-off sets beyond task and arguments (a dead-letter replay: its own task id, header and delay)."""
+
+    task_id: str | None = None
+    countdown: float | None = None
+    headers: dict[str, str] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if value}
+
+
+def outbox_enqueue(
+    *,
+    task_name: str,
+    args: Sequence[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+    options: SendOptions | None = None,
+) -> None:
     """Record the task in the current transaction and publish it once that commits. Runs one INSERT."""
     grace = datetime.timedelta(seconds=settings.OUTBOX_RELAY_GRACE)
     with transaction.atomic(savepoint=False):
@@ -52,6 +70,7 @@ def outbox_enqueue(*, task_name: str, args: Sequence[Any] = (), kwargs: dict[str
             task_name=task_name,
             args=list(args),
             kwargs=dict(kwargs or {}),
+            options=options.as_json() if options else {},
             correlation_id=get_correlation_id() or "",
             available_at=timezone.now() + grace,
         )
@@ -62,13 +81,17 @@ def _publish_committed(message: OutboxMessage) -> None:
     """After commit: publish and forget the row, or leave it to the relay. Never raises.
 
     The pooled connection goes back first: the pool must not wait on the broker.
+    The task carries the correlation id the row stores, as it does from the relay.
     """
+    token = set_correlation_id(message.correlation_id or None)
     try:
         db_connection_release()
         if outbox_publish(message=message):
             OutboxMessage.objects.filter(id=message.id).delete()
     except Exception as exc:  # the change is committed; the relay finishes the hand-off
         logger.warning("outbox_publish_deferred", message_id=message.id, error_class=type(exc).__name__)
+    finally:
+        reset_correlation_id(token)
 
 
 def outbox_publish(*, message: OutboxMessage) -> bool:
@@ -85,6 +108,9 @@ def outbox_publish(*, message: OutboxMessage) -> bool:
                 message.task_name,
                 args=message.args,
                 kwargs=message.kwargs,
+                task_id=message.options.get("task_id"),
+                countdown=message.options.get("countdown"),
+                headers=message.options.get("headers"),
                 producer=producer,
                 retry=True,
                 retry_policy={"max_retries": 1, "interval_start": 0.05, "interval_step": 0, "interval_max": 0.05},

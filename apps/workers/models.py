@@ -61,6 +61,10 @@ class DeadLetter(models.Model):
     correlation_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     replayed_task_id = models.CharField(max_length=64, blank=True)
+    # This failure is a replay of that (closed) letter: an operator follows the chain. SET_NULL outlives pruning.
+    replay_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="failed_replays"
+    )
     replay_count = models.PositiveIntegerField(default=0)
     first_failed_at = models.DateTimeField(auto_now_add=True)
     last_failed_at = models.DateTimeField("last seen", auto_now_add=True)

@@ -158,9 +158,10 @@ class ReliableTask(Task):
         Writes to PostgreSQL. If that write fails, the message is retried later
         instead of being acknowledged and lost.
         """
-        from apps.workers.services import DeadLetterRecord, deadletter_record
+        from apps.workers.services import REPLAY_HEADER, DeadLetterRecord, deadletter_record
 
         request = self.request
+        replay_of = str(getattr(request, REPLAY_HEADER, None) or "")
         record = DeadLetterRecord(
             task_id=request.id or "",
             task_name=self.name,
@@ -174,6 +175,7 @@ class ReliableTask(Task):
             attempts=request.retries + 1,
             deliveries=self._deliveries_seen(),
             correlation_id=get_correlation_id() or "",
+            replay_of=int(replay_of) if replay_of.isdigit() else None,
         )
         try:
             deadletter_record(record=record)

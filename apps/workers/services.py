@@ -9,8 +9,12 @@ Concurrency, in order:
    recorder's insert fails, and its retry finds and updates the winner's letter.
 2. Replay and discard lock the letter (SELECT ... FOR UPDATE), so two
    operators clicking at once produce one replay.
-3. A replay is enqueued when the status change commits, under a task id stored
-   on the letter; the replayed task resolves the letter when it succeeds.
+3. A replay is written to the transactional outbox (apps/outbox) in the
+   transaction that marks the letter replayed, under a task id stored on the
+   letter: "replayed" commits with a durable hand-off, which is published at
+   once or, with the broker away, by the relay. The replayed task resolves the
+   letter when it succeeds; if it fails for good after its letter was closed,
+   the new letter names the old one (`replay_of`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, JSONField, Q, Value, When
 from django.utils import timezone
 
+from apps.outbox.services import SendOptions, outbox_enqueue
 from apps.workers.models import (
     OPEN_STATUSES,
     DeadLetter,
@@ -65,6 +70,8 @@ class DeadLetterRecord:
     attempts: int
     deliveries: int
     correlation_id: str = ""
+    # The letter whose replay this failure is (the task's x_deadletter_id header), if any.
+    replay_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +111,16 @@ def deadletter_record(*, record: DeadLetterRecord) -> DeadLetter:
 
 
 def _record_once(record: DeadLetterRecord, task_id: str) -> DeadLetter:
-    values = {**{k: v for k, v in record.__dict__.items() if k != "task_id"}, "last_failed_at": timezone.now()}
+    values = {
+        **{k: v for k, v in record.__dict__.items() if k not in ("task_id", "replay_of")},
+        "last_failed_at": timezone.now(),
+    }
     letter = _letter_for_update(record, task_id)
     if letter is None:
-        letter = DeadLetter.objects.create(task_id=task_id, **values)
-        _audit(letter, DeadLetterAction.Kind.RECORDED, None, {"reason": record.reason})
+        replay_of = _replayed_letter_id(record.replay_of)
+        letter = DeadLetter.objects.create(task_id=task_id, replay_of_id=replay_of, **values)
+        detail = {"reason": record.reason, **({"replay_of": replay_of} if replay_of else {})}
+        _audit(letter, DeadLetterAction.Kind.RECORDED, None, detail)
         return letter
     if letter.status == DeadLetterStatus.REPLAYED:  # back to the operators' queue; its replay may yet resolve it
         letter.status = DeadLetterStatus.NEW
@@ -119,6 +131,13 @@ def _record_once(record: DeadLetterRecord, task_id: str) -> DeadLetter:
     letter.failures += 1
     letter.save()
     return letter
+
+
+def _replayed_letter_id(deadletter_id: int | None) -> int | None:
+    """The replayed letter's id if it still exists (pruning may have removed it). One query, or none."""
+    if deadletter_id is None:
+        return None
+    return deadletter_id if DeadLetter.objects.filter(id=deadletter_id).exists() else None
 
 
 def _letter_for_update(record: DeadLetterRecord, task_id: str) -> DeadLetter | None:
@@ -172,7 +191,7 @@ def deadletter_replay(*, deadletter_id: int, actor: Any = None, countdown: float
         letter.replay_count = F("replay_count") + 1
         letter.save(update_fields=["status", "replayed_task_id", "replay_count"])
         _audit(letter, DeadLetterAction.Kind.REPLAYED, actor, {"task_id": task_id, "countdown": countdown})
-        transaction.on_commit(lambda: _send_replay(letter, task_id, countdown))
+        _hand_off_replay(letter, task_id, countdown)
     logger.info("deadletter_replayed", deadletter_id=letter.id, task_name=letter.task_name, replay_task_id=task_id)
     return ReplayPlan(**{**plan.__dict__, "task_id": task_id, "countdown": countdown})
 
@@ -215,18 +234,15 @@ def deadletter_mark_resolved_by_replay(*, deadletter_id: int, task_id: str) -> b
     return bool(resolved)
 
 
-def _send_replay(letter: DeadLetter, task_id: str, countdown: float) -> None:
-    from ops_console.celery import app
-
+def _hand_off_replay(letter: DeadLetter, task_id: str, countdown: float) -> None:
+    """One outbox INSERT in the caller's transaction, carrying the letter's correlation id. Sent after commit."""
     token = set_correlation_id(letter.correlation_id or None)
     try:
-        app.send_task(
-            letter.task_name,
+        outbox_enqueue(
+            task_name=letter.task_name,
             args=letter.args,
             kwargs=letter.kwargs,
-            task_id=task_id,
-            countdown=countdown or None,
-            headers={REPLAY_HEADER: str(letter.id)},
+            options=SendOptions(task_id=task_id, countdown=countdown or None, headers={REPLAY_HEADER: str(letter.id)}),
         )
     finally:
         reset_correlation_id(token)

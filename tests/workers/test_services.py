@@ -296,3 +296,21 @@ def test_open_letters_are_grouped_by_exception_class():
     groups = deadletter_groups_by_exception()
 
     assert [(g["exception_class"], g["count"]) for g in groups] == [("x.A", 2), ("x.B", 1)]
+
+
+def test_a_replay_that_fails_after_its_letter_was_closed_files_a_new_letter_naming_the_old_one():
+    letter = deadletter_record(record=_record("task-1"))
+    plan = deadletter_replay(deadletter_id=letter.id, actor=None)
+    deadletter_discard(deadletter_id=letter.id, actor=None, reason="fixed by hand, or so we thought")
+
+    again = deadletter_record(record=_record(plan.task_id, replay_of=letter.id))
+
+    assert again.id != letter.id
+    assert again.replay_of_id == letter.id
+    assert again.actions.get().detail == {"reason": "permanent", "replay_of": letter.id}
+
+
+def test_a_failed_replay_of_a_pruned_letter_files_a_letter_naming_none():
+    letter = deadletter_record(record=_record("task-1", replay_of=424242))
+
+    assert letter.replay_of_id is None
