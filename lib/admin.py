@@ -9,6 +9,23 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 
+class ReadOnlyAdminMixin:
+    """A ledger page: no add, no edit, no delete (nor bulk delete). Django then shows the record with no Save buttons.
+
+    Changes go through admin actions that call the domain's services, which
+    enforce its rules and record who acted.
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class IndexedSearchAdmin(admin.ModelAdmin):
     """Search that every large table can afford: each kind of term hits an index.
 

@@ -3,18 +3,17 @@ from __future__ import annotations
 from django.contrib import admin
 
 from apps.purchases.models import StudentCoursePurchase
-from lib.admin import IndexedSearchAdmin
+from lib.admin import IndexedSearchAdmin, ReadOnlyAdminMixin
 
 
 @admin.register(StudentCoursePurchase)
-class StudentCoursePurchaseAdmin(IndexedSearchAdmin):
+class StudentCoursePurchaseAdmin(ReadOnlyAdminMixin, IndexedSearchAdmin):
+    """Read-only: a hand edit or delete would orphan the pipeline's work (allocations, sessions) or skip its rules."""
+
     list_display = ("id", "student", "course", "payment_id", "is_active", "created_at")
     list_filter = ("is_active", "course")
     list_select_related = ("student", "course")
     search_fields = ("student__email",)
     search_email_path = "student__email"
     search_help_text = "Id or student email."
-    autocomplete_fields = ("student", "course")
-    raw_id_fields = ("payment",)
-    readonly_fields = ("created_at",)
     show_full_result_count = False

@@ -18,6 +18,7 @@ from apps.workers.services import (
     deadletter_dry_run,
     deadletter_replay_selected,
 )
+from lib.admin import ReadOnlyAdminMixin
 
 
 class DeadLetterActionForm(ActionForm):
@@ -67,6 +68,9 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # every field is read-only: the page shows no Save buttons; actions change letters
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # letters leave only by discard + retention pruning, both audited
@@ -125,13 +129,9 @@ class DeadLetterActionAdmin(admin.ModelAdmin):
 
 
 @admin.register(QueueDepthSample)
-class QueueDepthSampleAdmin(admin.ModelAdmin):
+class QueueDepthSampleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Beat's samples: read-only (pruned after a day by queue_depths_sample)."""
+
     list_display = ("sampled_at", "queue", "depth")
     list_filter = ("queue",)
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from apps.outbox.models import OutboxMessage
 from apps.payments.models import Payment
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory
 from tests.support.admin import changelist_query_count
@@ -45,3 +47,35 @@ def test_a_payment_can_be_found_by_its_id(staff_client):
     assert response.status_code == 200
     assert reverse("admin:payments_payment_change", args=[payment.pk]) in response.content.decode()
     assert reverse("admin:payments_payment_change", args=[other.pk]) not in response.content.decode()
+
+
+def _change_status(staff_client, payment: Payment, status: str):
+    return staff_client.post(
+        reverse(CHANGELIST),
+        {"action": "change_status", "status": status, "_selected_action": [payment.pk], "index": 0},
+        follow=True,
+    )
+
+
+def test_an_operator_refunds_a_payment_through_the_state_machine_and_is_named_in_its_history(staff_client):
+    payment = PaymentFactory(status="succeeded")
+
+    _change_status(staff_client, payment, "refunded")
+
+    payment.refresh_from_db()
+    entry = LogEntry.objects.get(object_id=str(payment.pk))
+    assert payment.status == "refunded"
+    assert str(entry.user_id) == staff_client.session["_auth_user_id"]
+    assert "refunded" in entry.get_change_message()
+    assert OutboxMessage.objects.filter(task_name="payments.invalidate_student_cache").exists()  # payment_settle ran
+
+
+def test_a_status_change_the_state_machine_forbids_is_refused_with_the_reason(staff_client):
+    payment = PaymentFactory(status="failed")
+
+    response = _change_status(staff_client, payment, "succeeded")
+
+    payment.refresh_from_db()
+    assert payment.status == "failed"
+    assert "A failed payment cannot become succeeded." in response.content.decode()
+    assert not LogEntry.objects.exists()
