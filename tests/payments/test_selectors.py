@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import datetime
 
+import factory
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from apps.directory.models import Student
 from apps.payments.models import Payment
 from apps.payments.selectors import (
     payment_get_by_idempotency_key,
@@ -14,7 +17,7 @@ from apps.payments.selectors import (
     payment_list_for_student,
     payment_list_stuck,
 )
-from tests.factories import PaymentFactory, PurchaseFactory
+from tests.factories import CourseFactory, PaymentFactory, PurchaseFactory, StudentFactory
 from tests.support.plans import indexes_used, indexes_used_by
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +61,9 @@ def test_the_idempotency_key_lookup_uses_the_unique_index(seeded_platform):
 
 
 def test_the_in_flight_lookup_uses_the_partial_unique_index(seeded_platform):
-    payment = Payment.objects.filter(status=Payment.Status.PENDING).first()
+    # The demo seeds nothing in flight (reconciliation must find nothing): one payment waits on the provider here.
+    settled = Payment.objects.filter(status=Payment.Status.FAILED).first()
+    payment = PaymentFactory(student=settled.student, course=settled.course, status=Payment.Status.PENDING)
 
     used = indexes_used_by(lambda: payment_get_in_flight(student_id=payment.student_id, course_id=payment.course_id))
 
@@ -77,6 +82,17 @@ def test_the_already_paid_check_uses_the_student_and_payment_indexes(seeded_plat
 
 
 def test_reconciliation_finds_stuck_payments_through_the_in_flight_updated_index(seeded_platform):
+    # The demo seeds nothing in flight: here 1,000 payments wait on the provider, some of them stuck for days.
+    students = Student.objects.bulk_create(StudentFactory.build_batch(1000))
+    course = CourseFactory()
+    in_flight = PaymentFactory.build_batch(
+        1000, student=factory.Iterator(students), course=course, status=Payment.Status.PENDING
+    )
+    Payment.objects.bulk_create(in_flight, batch_size=1000)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE payments SET updated_at = now() - (id % 10) * interval '1 day' WHERE status = 'pending'")
+        cursor.execute("ANALYZE payments")
+
     used = indexes_used_by(lambda: payment_list_stuck(updated_before=timezone.now() - RECONCILE_AFTER, limit=500))
 
     assert used == {"payments_in_flight_updated_idx"}
