@@ -24,7 +24,8 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     PaymentStatus.SUCCEEDED: frozenset({PaymentStatus.REFUNDED}),
     PaymentStatus.FAILED: frozenset(),
     PaymentStatus.REFUNDED: frozenset(),
-    PaymentStatus.EXPIRED: frozenset(),
+    # The provider is the truth about money: a charge it reports after all (a late webhook) is recorded, never refused.
+    PaymentStatus.EXPIRED: frozenset({PaymentStatus.SUCCEEDED}),
 }
 
 

@@ -280,6 +280,17 @@ def test_a_webhook_for_an_illegal_transition_is_a_409(client, settings):
     assert response.json()["error"]["current_status"] == "refunded"
 
 
+def test_a_webhook_charge_for_an_expired_payment_is_recorded_not_refused(client, settings):
+    payment = PaymentFactory(status="expired")
+    event = {"id": "ch_late", "status": "succeeded", "reference": f"payment:{payment.id}"}
+
+    response = _webhook(client, event, settings.PAYMENT_WEBHOOK_SECRET)
+
+    assert response.status_code == 200
+    payment.refresh_from_db()
+    assert (payment.status, payment.provider_payment_id) == ("succeeded", "ch_late")
+
+
 def test_the_openapi_schema_describes_every_api_route(client):
     from django.urls import get_resolver
 

@@ -122,9 +122,11 @@ def test_a_settled_payment_is_never_expired():
     assert Payment.objects.get(id=payment.id).status == "succeeded"
 
 
-def test_an_expired_payment_is_final():
+def test_an_expired_payment_can_only_become_succeeded_when_the_provider_reports_a_charge():
     payment = _stuck("pending")
     payment_expire(payment_id=payment.id, unchanged_since=timezone.now())
 
-    assert Payment.objects.get(id=payment.id).status == "expired"
-    assert not Payment.objects.get(id=payment.id).can_become("succeeded")
+    expired = Payment.objects.get(id=payment.id)
+    assert expired.status == "expired"
+    assert [status for status in ("created", "pending", "failed", "refunded") if expired.can_become(status)] == []
+    assert expired.can_become("succeeded")
