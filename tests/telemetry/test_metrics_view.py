@@ -53,3 +53,17 @@ def test_an_anonymous_scrape_is_refused(client):
 
 def test_a_staff_session_may_read_the_metrics(staff_client):
     assert staff_client.get("/metrics").status_code == 200
+
+
+def test_the_grafana_dashboard_uses_only_names_the_exporter_writes():
+    import json
+    import re
+
+    from tests.support.processes import ROOT
+
+    exported = set(re.findall(r'"(ops_[a-z_]+)"', (ROOT / "apps" / "telemetry" / "prometheus.py").read_text()))
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    used = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in re.findall(r"ops_[a-z_]+", exprs)}
+
+    assert used and used <= exported, used - exported

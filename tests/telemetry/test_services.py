@@ -81,7 +81,7 @@ def test_old_samples_are_pruned_in_batches(settings):
 class _Hook(BaseHTTPRequestHandler):
     received: list[tuple[str, dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append((self.path, json.loads(body)))
         self.send_response(200)
