@@ -49,7 +49,7 @@ def _seed(dead_letters: int, samples: int) -> None:
                 " traceback, attempts, deliveries, failures, correlation_id, status, replayed_task_id, replay_count,"
                 " first_failed_at, last_failed_at)"
                 " SELECT 'bench-' || g, 'bench.task', 'default', jsonb_build_array(g), '{}'::jsonb, 'permanent',"
-                " 'builtins.ValueError', 'bench', '', 1, 1, 1, '', CASE WHEN g % 10 = 0 THEN 'new' ELSE 'resolved' END,"
+                " 'builtins.ValueError', 'bench', '', 1, 1, 1, '', CASE WHEN g %% 10 = 0 THEN 'new' ELSE 'resolved' END,"
                 " '', 0, now(), now() FROM generate_series(1, %s) g",
                 [dead_letters],
             )
