@@ -98,3 +98,25 @@ def test_a_series_is_averaged_into_points_of_its_range():
 def test_an_unknown_range_is_refused():
     with pytest.raises(ValueError, match="range must be one of"):
         metric_series(names=["http.rps"], range_="2y")
+
+
+def test_history_reads_through_the_name_and_time_index():
+    from django.db import connection
+
+    from tests.support.plans import indexes_used_by
+
+    now = timezone.now()
+    names = [f"series.{n}" for n in range(40)]
+    MetricSample.objects.bulk_create(
+        [
+            MetricSample(name=name, sampled_at=now - datetime.timedelta(seconds=30 * n), value=1.0)
+            for name in names
+            for n in range(500)
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE telemetry_samples")
+
+    used = indexes_used_by(lambda: metric_series(names=["series.1", "series.2"], range_="1h", now=now))
+
+    assert "telemetry_samples_name_sampled_idx" in used
