@@ -1,10 +1,12 @@
-"""Requests/s of the payments read endpoint: our middleware stack vs Django's default.
+"""Requests/s of the payments read endpoint: our middleware stack vs Django's default, and telemetry's cost.
 
     make bench ARGS="middleware [--requests 2000] [--concurrency 8] [--rounds 5]"
 
-Both stacks serve the same view (GET /api/payments/<id>, bearer token) from
-two ASGIHandler instances in one process, driven in alternating rounds, so
-machine noise hits both alike. The ratio (ours / default) is what counts.
+The stacks serve the same view (GET /api/payments/<id>, bearer token) from
+ASGIHandler instances in one process, driven in alternating rounds, so machine
+noise hits them alike: ours, ours without TelemetryMiddleware, and Django's
+default. This process's telemetry reporter runs throughout (publishing its
+snapshot every TELEMETRY_INTERVAL). The ratios are what count.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
+
+from apps.telemetry.reporter import reporter_start  # noqa: E402
+
+TELEMETRY_MIDDLEWARE = "apps.telemetry.middleware.TelemetryMiddleware"
 
 # What `django-admin startproject` generates.
 DJANGO_DEFAULT_MIDDLEWARE = [
@@ -125,26 +131,35 @@ def main() -> None:
     path = f"/api/payments/{_payment_id()}"
     token = settings.API_TOKENS[0]
     ours = ASGIHandler()
+    with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != TELEMETRY_MIDDLEWARE]):
+        untracked = ASGIHandler()
     with override_settings(MIDDLEWARE=DJANGO_DEFAULT_MIDDLEWARE):
         default = ASGIHandler()
+    reporter_start(kind="web")
 
-    async def run() -> tuple[list[float], list[float]]:
-        await _round(ours, path, token, 200, args.concurrency)  # warm up both
-        await _round(default, path, token, 200, args.concurrency)
-        ours_rates, default_rates = [], []
+    async def run() -> tuple[list[float], list[float], list[float]]:
+        for handler in (ours, untracked, default):  # warm up each
+            await _round(handler, path, token, 200, args.concurrency)
+        ours_rates, untracked_rates, default_rates = [], [], []
         for _ in range(args.rounds):
             ours_rates.append(await _round(ours, path, token, args.requests, args.concurrency))
+            untracked_rates.append(await _round(untracked, path, token, args.requests, args.concurrency))
             default_rates.append(await _round(default, path, token, args.requests, args.concurrency))
-        return ours_rates, default_rates
+        return ours_rates, untracked_rates, default_rates
 
-    ours_rates, default_rates = asyncio.run(run())
+    ours_rates, untracked_rates, default_rates = asyncio.run(run())
     ours_median, default_median = statistics.median(ours_rates), statistics.median(default_rates)
+    untracked_median = statistics.median(untracked_rates)
     print(f"GET {path}: {args.rounds} alternating rounds of {args.requests} requests, concurrency {args.concurrency}")
     print(f"  our middleware stack   : {ours_median:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in ours_rates)})")
     print(
         f"  Django default stack   : {default_median:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in default_rates)})"
     )
+    print(
+        f"  ours without telemetry : {untracked_median:8.0f} req/s  (rounds: {', '.join(f'{r:.0f}' for r in untracked_rates)})"
+    )
     print(f"  ratio ours/default     : {ours_median / default_median:.2f}  (target >= 0.85)")
+    print(f"  telemetry cost         : {1 - ours_median / untracked_median:+.1%} of req/s  (target <= 3 %)")
 
 
 if __name__ == "__main__":

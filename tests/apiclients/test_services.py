@@ -132,5 +132,5 @@ def test_an_env_bootstrap_token_is_an_all_scopes_client_named_by_its_position(se
     principal = api_client_authenticate(token="second-bootstrap-token")
 
     assert principal.name == "env:bootstrap-2"
-    assert principal.scopes == {"payments:read", "payments:write"}
+    assert principal.scopes == {"payments:read", "payments:write", "metrics:read"}
     assert principal.client_id is None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from apps.workers.models import QueueDepthSample
+from apps.telemetry.models import Alert
 from tests.factories import AllocationFactory, PaymentFactory, PurchaseFactory
 from tests.workers.factories import DeadLetterFactory
 
@@ -15,7 +16,7 @@ LEDGERS = {
     "payments_payment": PaymentFactory,
     "purchases_studentcoursepurchase": PurchaseFactory,
     "allocations_trainerallocation": AllocationFactory,
-    "deadletters_queuedepthsample": lambda: QueueDepthSample.objects.create(queue="purchases", depth=3),
+    "telemetry_alert": lambda: Alert.objects.create(rule="pool_usage", since=timezone.now(), summary="pool 90 %"),
     "deadletters_deadletter": DeadLetterFactory,
 }
 
