@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
 from apps.workers.models import DeadLetter, DeadLetterAction
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("deadletters", "0001_dead_letters_tables")]
 # The merge is 0002; the test ends on the latest migration, which the models (and later tests) expect.
-AFTER = MigrationExecutor(connection).loader.graph.leaf_nodes("deadletters")
+AFTER = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("deadletters")
 
 
 def test_migrating_merges_open_letters_of_the_same_call_into_the_newest_and_audits_the_rest():
