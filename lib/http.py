@@ -255,8 +255,10 @@ class BoundedHttpClient:
             outcome=outcome,
         )
         metrics.increment("http_calls", target=self.target, outcome=outcome)
+        metrics.gauge_set("http_call_last_outcome", outcome, target=self.target)
         if outcome != "circuit_open":  # nothing was called; it would drag the percentiles to zero
             metrics.observe("http_call_ms", duration_ms, target=self.target)
+            metrics.observe_histogram("http_call_ms", duration_ms, target=self.target)
 
 
 def _session(pool_maxsize: int) -> requests.Session:

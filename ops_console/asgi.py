@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP to Django, WebSockets to apps.realtime, lifespan for the graceful drain.
+"""ASGI entry point: HTTP to Django, WebSockets to apps.realtime, lifespan for the graceful drain, telemetry.
 
 The Django app is built before anything imports models (consumers, auth).
 """
@@ -17,6 +17,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from apps.realtime.lifecycle import lifespan  # noqa: E402
 from apps.realtime.routing import websocket_urlpatterns  # noqa: E402
 from apps.realtime.security import origin_checked  # noqa: E402
+from apps.telemetry.reporter import reporter_start  # noqa: E402
+
+# This web process's snapshot, every TELEMETRY_INTERVAL (apps/telemetry/reporter.py).
+reporter_start(kind="web")
 
 application = ProtocolTypeRouter(
     {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -59,6 +60,7 @@ LOCAL_APPS = [
     "apps.health",
     "apps.demo",
     "apps.realtime",
+    "apps.telemetry",
     "apps.console",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     # Outermost, both async-capable: the correlation id, then the request's
     # budget, cover everything below them.
     "apps.web.correlation.CorrelationIdMiddleware",
+    # Counts every answer (status class, latency histogram) for the cluster's telemetry.
+    "apps.telemetry.middleware.TelemetryMiddleware",
     "apps.web.deadline.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below, docs/console.md).
@@ -280,7 +284,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-payments": {"task": "payments.reconcile_stuck", "schedule": 300.0},
     "resume-stalled-pipelines": {"task": "pipeline.resume_stalled", "schedule": 300.0},
     "prune-expired-data": {"task": "deadletters.prune", "schedule": 3600.0},
-    "sample-queue-depths": {"task": "deadletters.sample_queues", "schedule": 30.0},
+    "telemetry-sample": {"task": "telemetry.sample", "schedule": 30.0},
 }
 # Dead letters resolved or discarded this many days ago are pruned (each prune is audited).
 DEADLETTER_RETENTION_DAYS = env.int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
@@ -332,6 +336,50 @@ if HEALTH_CHECK_TIMEOUT >= REQUEST_TIMEOUT:
     raise ImproperlyConfigured(
         f"HEALTH_CHECK_TIMEOUT ({HEALTH_CHECK_TIMEOUT}) must be less than REQUEST_TIMEOUT ({REQUEST_TIMEOUT})"
     )
+
+# --- Telemetry, history and alerts (apps/telemetry, docs/console.md) ----------
+
+TELEMETRY_ENABLED = env.bool("TELEMETRY_ENABLED", True)
+# Seconds between two snapshots of one process; a snapshot lives three intervals in Redis.
+TELEMETRY_INTERVAL = env.float("TELEMETRY_INTERVAL", 5.0, minimum=0.1)
+# Seconds over which rates (requests/s, tasks/s) and recent percentiles are computed.
+TELEMETRY_WINDOW = env.float("TELEMETRY_WINDOW", 60.0, minimum=1.0)
+if TELEMETRY_WINDOW < TELEMETRY_INTERVAL:
+    raise ImproperlyConfigured(
+        f"TELEMETRY_WINDOW ({TELEMETRY_WINDOW}) must be at least TELEMETRY_INTERVAL ({TELEMETRY_INTERVAL})"
+    )
+TELEMETRY_KEY_PREFIX = env.str("TELEMETRY_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:telemetry")
+# Seconds one computed overview is shared by every dashboard.
+TELEMETRY_OVERVIEW_CACHE = env.float("TELEMETRY_OVERVIEW_CACHE", 2.0, minimum=0.1)
+# Milliseconds each console SQL statement may run (SET LOCAL statement_timeout).
+TELEMETRY_SQL_TIMEOUT = env.int("TELEMETRY_SQL_TIMEOUT", 500, minimum=1)
+# A dependency check slower than this (ms) is "degraded".
+TELEMETRY_SLOW_CHECK_MS = env.float("TELEMETRY_SLOW_CHECK_MS", 250.0, minimum=1.0)
+# Days of samples kept in telemetry_samples, and rows deleted per statement when pruning.
+TELEMETRY_RETENTION_DAYS = env.int("TELEMETRY_RETENTION_DAYS", 14, minimum=1)
+TELEMETRY_PRUNE_BATCH = env.int("TELEMETRY_PRUNE_BATCH", 5000, minimum=1)
+# The version each process reports (a release tag or commit).
+APP_VERSION = env.str("APP_VERSION", "dev")
+# Alert thresholds; each *_FOR is the seconds a condition must hold before the alert fires.
+ALERT_POOL_USAGE = env.float("ALERT_POOL_USAGE", 0.8, minimum=0.0)
+ALERT_POOL_USAGE_FOR = env.float("ALERT_POOL_USAGE_FOR", 120.0, minimum=0.0)
+ALERT_HTTP_5XX_RATE = env.float("ALERT_HTTP_5XX_RATE", 0.01, minimum=0.0)
+ALERT_HTTP_5XX_FOR = env.float("ALERT_HTTP_5XX_FOR", 60.0, minimum=0.0)
+ALERT_HTTP_P99_MS = env.float("ALERT_HTTP_P99_MS", REQUEST_TIMEOUT * 1000 / 2, minimum=1.0)
+ALERT_HTTP_P99_FOR = env.float("ALERT_HTTP_P99_FOR", 60.0, minimum=0.0)
+ALERT_WS_USAGE = env.float("ALERT_WS_USAGE", 0.9, minimum=0.0)
+ALERT_WS_USAGE_FOR = env.float("ALERT_WS_USAGE_FOR", 60.0, minimum=0.0)
+ALERT_QUEUE_AGE = env.float("ALERT_QUEUE_AGE", 120.0, minimum=1.0)
+ALERT_QUEUE_AGE_FOR = env.float("ALERT_QUEUE_AGE_FOR", 60.0, minimum=0.0)
+ALERT_DEAD_LETTERS_FOR = env.float("ALERT_DEAD_LETTERS_FOR", 300.0, minimum=0.0)
+ALERT_MIN_WORKERS = env.int("ALERT_MIN_WORKERS", 1, minimum=0)
+# Optional: alerts firing and resolving are posted here as Slack-compatible JSON ({"text": ...}).
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", None) or ""
+if ALERT_WEBHOOK_URL:
+    env.http_url("ALERT_WEBHOOK_URL", ALERT_WEBHOOK_URL)  # refuses anything but an http(s) URL with a host
+    _hook = urlsplit(ALERT_WEBHOOK_URL)
+    # Posted through lib/http.py like every outbound call; a POST is never retried (no idempotency key).
+    HTTP_TARGETS["alert_webhook"] = {"base_url": f"{_hook.scheme}://{_hook.netloc}", "kind": "external"}
 
 # --- Realtime: WebSockets over Channels (apps/realtime, docs/realtime.md) ------
 

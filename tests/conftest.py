@@ -54,3 +54,9 @@ def isolated_rate_limits(settings) -> None:
 def isolated_breakers(settings) -> None:
     """Each test has its own circuit breakers: concurrent test runs share one Redis."""
     settings.HTTP_BREAKER_KEY_PREFIX = f"test-breaker:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def isolated_telemetry(settings) -> None:
+    """Each test reads and writes its own process snapshots and overview cache: concurrent test runs share one Redis."""
+    settings.TELEMETRY_KEY_PREFIX = f"test-telemetry:{uuid.uuid4().hex}"

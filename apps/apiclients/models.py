@@ -24,11 +24,15 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 class ApiScope(models.TextChoices):
     PAYMENTS_READ = "payments:read", "payments:read — read payments"
     PAYMENTS_WRITE = "payments:write", "payments:write — create payments and change their status"
+    METRICS_READ = "metrics:read", "metrics:read — scrape /metrics (Prometheus)"
 
 
 # The Django permission a staff session needs where a token needs the scope.
 # Sessions only read (writes would need CSRF), so write scopes have none.
-SESSION_PERMISSIONS: dict[str, str] = {ApiScope.PAYMENTS_READ: "payments.view_payment"}
+SESSION_PERMISSIONS: dict[str, str] = {
+    ApiScope.PAYMENTS_READ: "payments.view_payment",
+    ApiScope.METRICS_READ: "telemetry.view_metricsample",
+}
 
 
 class ApiClientState(models.TextChoices):

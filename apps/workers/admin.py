@@ -10,7 +10,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from apps.workers.models import DeadLetter, DeadLetterAction, QueueDepthSample
+from apps.workers.models import DeadLetter, DeadLetterAction
 from apps.workers.selectors import deadletter_groups_by_exception
 from apps.workers.services import (
     DeadLetterError,
@@ -121,17 +121,4 @@ class DeadLetterActionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(QueueDepthSample)
-class QueueDepthSampleAdmin(admin.ModelAdmin):
-    list_display = ("sampled_at", "queue", "depth")
-    list_filter = ("queue",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -141,23 +141,3 @@ class DeadLetterAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on dead letter {self.dead_letter_ref}"
-
-
-class QueueDepthSample(models.Model):
-    """Messages waiting in each queue, sampled by beat for the console's charts."""
-
-    queue = models.CharField(max_length=100)
-    depth = models.PositiveIntegerField()
-    sampled_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        db_table = "queue_depth_samples"
-        ordering = ["-sampled_at", "-id"]
-        indexes = [
-            # A queue's recent depth: WHERE queue = %s ORDER BY sampled_at DESC; pruning by sampled_at.
-            models.Index("queue", models.F("sampled_at").desc(), name="queue_depth_samples_queue_idx"),
-            models.Index(fields=["sampled_at"], name="queue_depth_samples_sampled_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.queue}={self.depth} at {self.sampled_at:%Y-%m-%d %H:%M:%S}"

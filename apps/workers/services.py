@@ -32,7 +32,6 @@ from apps.workers.models import (
     DeadLetter,
     DeadLetterAction,
     DeadLetterStatus,
-    QueueDepthSample,
     deadletter_fingerprint_expression,
 )
 from apps.workers.selectors import DeadLetterFilter, deadletter_list
@@ -305,22 +304,3 @@ def _audit(letter: DeadLetter, kind: str, actor: Any, detail: dict[str, Any]) ->
         actor=actor if getattr(actor, "pk", None) else None,
         detail=detail,
     )
-
-
-# --- queue sampling -----------------------------------------------------------------
-
-
-def queue_depths_sample() -> dict[str, int]:
-    """Record how many messages wait in each queue; the console charts these.
-
-    Talks to the broker (one LLEN per queue, bounded by the broker's socket
-    timeout) and writes one row per queue. Samples older than a day are pruned.
-    """
-    from ops_console.celery import app
-
-    with app.connection_for_read() as connection:
-        client = connection.default_channel.client  # type: ignore[attr-defined]  # the Redis transport's channel has one
-        depths = {queue: int(client.llen(queue)) for queue in settings.WORKER_QUEUES}
-    QueueDepthSample.objects.bulk_create([QueueDepthSample(queue=q, depth=d) for q, d in depths.items()])
-    QueueDepthSample.objects.filter(sampled_at__lt=timezone.now() - datetime.timedelta(days=1)).delete()
-    return depths

@@ -3,16 +3,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.workers.retry import ReliableTask
-from apps.workers.services import deadletter_prune, queue_depths_sample
+from apps.workers.services import deadletter_prune
 
 
 @shared_task(base=ReliableTask, name="deadletters.prune", ignore_result=True)
 def deadletters_prune() -> None:
     """Beat: drop letters closed longer ago than DEADLETTER_RETENTION_DAYS (each prune is audited)."""
     deadletter_prune()
-
-
-@shared_task(base=ReliableTask, name="deadletters.sample_queues", ignore_result=True)
-def deadletters_sample_queues() -> None:
-    """Beat: the console's queue-depth chart."""
-    queue_depths_sample()

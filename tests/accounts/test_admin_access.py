@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage
-from apps.workers.models import DeadLetterAction, QueueDepthSample
+from apps.telemetry.models import Alert
+from apps.workers.models import DeadLetterAction
 from tests.apiclients.factories import ApiClientFactory
 from tests.factories import (
     AllocationFactory,
@@ -41,7 +42,9 @@ FACTORIES = {
     "deadletters.deadletteraction": lambda: DeadLetterAction.objects.create(
         dead_letter=DeadLetterFactory(), kind=DeadLetterAction.Kind.RECORDED
     ),
-    "deadletters.queuedepthsample": lambda: QueueDepthSample.objects.create(queue="allocations", depth=3),
+    "telemetry.alert": lambda: Alert.objects.create(
+        rule="beat_missing", since=timezone.now(), summary="beat is not reporting"
+    ),
     "outbox.outboxmessage": lambda: OutboxMessage.objects.create(
         task_name="purchases.create_from_payment", args=[1], available_at=timezone.now()
     ),

@@ -5,7 +5,7 @@ from django.db import migrations
 
 GROUP = "operators"
 # App labels whose models operators may view in the admin.
-VIEWED_APPS = ("directory", "payments", "purchases", "allocations", "tutoring", "deadletters", "outbox", "console")
+VIEWED_APPS = ("directory", "payments", "purchases", "allocations", "tutoring", "deadletters", "outbox", "telemetry", "console")
 
 
 def create_operators(apps, schema_editor):
@@ -37,6 +37,7 @@ class Migration(migrations.Migration):
         ("tutoring", "0002_tutoring_sessions_is_demo"),
         ("deadletters", "0002_dead_letters_open_fingerprint"),
         ("outbox", "0001_outbox_messages_table"),
+        ("telemetry", "0001_telemetry_samples_and_alerts"),
     ]
 
     operations = [migrations.RunPython(create_operators, remove_operators)]

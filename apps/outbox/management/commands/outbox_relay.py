@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
 from apps.outbox.services import outbox_relay_batch
+from apps.telemetry.reporter import reporter_start, reporter_stop
 
 logger = structlog.get_logger(__name__)
 
@@ -31,12 +32,15 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         logger.info("outbox_relay_started", interval_s=settings.OUTBOX_RELAY_INTERVAL)
+        if not once:
+            reporter_start(kind="relay")
         while not stop.is_set():
             busy = self._pass()
             if once and not busy:
                 break
             if not busy:
                 stop.wait(settings.OUTBOX_RELAY_INTERVAL)
+        reporter_stop()
         logger.info("outbox_relay_stopped")
 
     @staticmethod

@@ -1,0 +1,139 @@
+"""What the console reads: the overview, history series and the alert history (the seam in docs/console.md).
+
+`console_overview` is computed at most once per TELEMETRY_OVERVIEW_CACHE
+seconds for the whole cluster and shared through Redis, so twenty open
+dashboards cost what one does; every read behind it is bounded and may fail on
+its own (its numbers become None and `notes` says why).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from apps.telemetry.aggregate import cluster_overview_build, parts_read
+from apps.telemetry.models import Alert
+from apps.telemetry.reporter import key
+from lib.db import statement_timeout
+from lib.redis import redis_read, redis_write
+
+logger = structlog.get_logger(__name__)
+
+# range -> (seconds of history, seconds per point): at most ~300 points each.
+RANGES: dict[str, tuple[int, int]] = {
+    "15m": (15 * 60, 30),
+    "1h": (3600, 30),
+    "24h": (86_400, 300),
+    "7d": (7 * 86_400, 2100),
+}
+MAX_SERIES = 50
+# How long a viewer waits for another's computation to land in the cache before computing itself.
+COMPUTE_WAIT_SECONDS = 1.0
+
+
+def console_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The overview page's numbers (shape: docs/console.md, "JSON twin"), shared by every viewer for ~2 s.
+
+    Talks to Redis (the shared copy; bounded) and, at most once per cache period
+    for the whole cluster, to everything cluster_overview_build reads. With
+    `now` given (tests) it computes afresh and caches nothing.
+    """
+    if now is not None:
+        return cluster_overview_build(parts_read(), now=now)
+    cached = _cached_overview()
+    if cached is not None:
+        return cached
+    if not _compute_claimed():
+        waited = _wait_for_cached()
+        if waited is not None:
+            return waited
+    overview = cluster_overview_build(parts_read(), now=timezone.now())
+    payload = json.dumps(overview, separators=(",", ":"))
+    ttl_ms = int(settings.TELEMETRY_OVERVIEW_CACHE * 1000)
+    redis_write(lambda client: client.set(key("overview"), payload, px=ttl_ms), what="telemetry_overview_cache")
+    return overview
+
+
+def _cached_overview() -> dict[str, Any] | None:
+    raw = redis_read(lambda client: client.get(key("overview")), default=None, what="telemetry_overview_cache")
+    return json.loads(raw) if raw else None
+
+
+def _compute_claimed() -> bool:
+    """True for the one viewer that computes this period (SET NX); also True when Redis is out (compute alone)."""
+    ttl_ms = int(max(settings.TELEMETRY_OVERVIEW_CACHE, COMPUTE_WAIT_SECONDS * 2) * 1000)
+    claimed: object = redis_read(
+        lambda client: bool(client.set(key("overview", "computing"), "1", nx=True, px=ttl_ms)),
+        default=True,
+        what="telemetry_overview_claim",
+    )
+    return bool(claimed)
+
+
+def _wait_for_cached() -> dict[str, Any] | None:
+    deadline = time.monotonic() + COMPUTE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        cached = _cached_overview()
+        if cached is not None:
+            return cached
+    return None
+
+
+def metric_series(
+    *, names: list[str], range_: str, now: datetime.datetime | None = None
+) -> dict[str, list[tuple[float, float | None]]]:
+    """History of each named series over `range_` ("15m", "1h", "24h", "7d"), averaged into ≤ ~300 points.
+
+    One statement under TELEMETRY_SQL_TIMEOUT (telemetry_samples_name_sampled_idx).
+    Points are (unix seconds, value); a series the database could not give is
+    empty. Raises ValueError for an unknown range or too many names.
+    """
+    if range_ not in RANGES:
+        raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_!r}")
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_SERIES or any(not n or len(n) > 100 for n in names):
+        raise ValueError(f"ask for 1 to {MAX_SERIES} series names of at most 100 characters")
+    seconds, step = RANGES[range_]
+    end = now or timezone.now()
+    series: dict[str, list[tuple[float, float | None]]] = {name: [] for name in names}
+    try:
+        with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name, floor(extract(epoch FROM sampled_at) / %s) * %s AS point, avg(value)"
+                " FROM telemetry_samples WHERE name = ANY(%s) AND sampled_at > %s AND sampled_at <= %s"
+                " GROUP BY 1, 2 ORDER BY 1, 2",
+                [step, step, names, end - datetime.timedelta(seconds=seconds), end],
+            )
+            rows = cursor.fetchall()
+    except DatabaseError as exc:
+        logger.warning("telemetry_series_unavailable", error_class=type(exc).__name__)
+        return series
+    for name, point, value in rows:
+        series[name].append((float(point), None if value is None else float(value)))
+    return series
+
+
+def alert_list(*, limit: int = 100) -> list[dict[str, Any]]:
+    """Alert episodes, newest first (telemetry_alerts_since_idx). One query under TELEMETRY_SQL_TIMEOUT."""
+    with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT):
+        alerts = list(Alert.objects.order_by("-since", "-id")[: max(1, min(limit, 1000))])
+    return [
+        {
+            "rule": alert.rule,
+            "state": alert.state,
+            "since": alert.since.isoformat(),
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "summary": alert.summary,
+            "value": alert.value,
+            "threshold": alert.threshold,
+        }
+        for alert in alerts
+    ]

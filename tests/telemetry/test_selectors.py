@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from apps.telemetry.models import Alert, MetricSample
+from apps.telemetry.reporter import snapshot_publish
+from apps.telemetry.selectors import console_overview, metric_series
+from apps.telemetry.snapshot import Window, identity_here, snapshot_build
+from lib import metrics
+
+pytestmark = pytest.mark.django_db
+
+SUMMARY_KEYS = {
+    "http_rps", "http_5xx_rate", "http_p95_ms", "db_pool_in_use", "db_pool_max", "ws_connections", "ws_cap",
+    "queue_depth", "queue_oldest_age_s", "dead_letters_new", "alerts_firing",
+}  # fmt: skip
+TILE_KEYS = {
+    "http", "db_pool", "postgres_connections", "redis", "websockets", "queues", "tasks", "dead_letters", "provider",
+    "rate_limiter",
+}  # fmt: skip
+
+
+def _publish(kind: str) -> dict:
+    snapshot = snapshot_build(identity=identity_here(kind=kind), window=Window(seconds=60))
+    assert snapshot_publish(snapshot)
+    return snapshot
+
+
+def test_the_overview_has_the_agreed_shape():
+    overview = console_overview(now=timezone.now())
+
+    assert set(overview) == {"generated_at", "status", "summary", "processes", "tiles", "health", "alerts", "notes"}
+    assert set(overview["summary"]) == SUMMARY_KEYS
+    assert set(overview["tiles"]) == TILE_KEYS
+    assert overview["status"]["level"] in ("ok", "degraded", "down")
+    assert {h["name"] for h in overview["health"]} >= {"postgres", "redis", "broker", "workers", "beat", "provider"}
+
+
+def test_a_published_web_snapshot_shows_as_a_process_with_its_requests():
+    metrics.reset()
+    for status, ms in ((200, 12.0), (200, 30.0), (503, 80.0)):
+        metrics.increment("http_requests", status=f"{status // 100}xx")
+        metrics.observe_histogram("http_request_ms", ms)
+    web = _publish("web")
+
+    overview = console_overview(now=timezone.now())
+
+    [process] = [p for p in overview["processes"] if p["id"] == web["id"]]
+    assert process["kind"] == "web"
+    assert overview["tiles"]["http"]["error_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert 50 <= overview["tiles"]["http"]["p99_ms"] <= 100
+
+
+def test_without_workers_or_beat_their_health_is_down_and_the_status_says_so():
+    overview = console_overview(now=timezone.now())
+
+    health = {h["name"]: h["state"] for h in overview["health"]}
+    assert (health["workers"], health["beat"]) == ("down", "down")
+    assert any(reason.startswith("beat down") for reason in overview["status"]["reasons"])
+
+
+def test_the_overview_is_shared_between_viewers_for_the_cache_period():
+    first = console_overview()
+    _publish("web")
+
+    second = console_overview()
+
+    assert second == first
+
+
+def test_firing_alerts_show_on_the_overview():
+    Alert.objects.create(rule="beat_missing", since=timezone.now(), summary="beat is not reporting")
+
+    overview = console_overview(now=timezone.now())
+
+    assert [a["rule"] for a in overview["alerts"]] == ["beat_missing"]
+    assert overview["summary"]["alerts_firing"] == 1
+
+
+def test_a_series_is_averaged_into_points_of_its_range():
+    now = timezone.now()
+    MetricSample.objects.bulk_create(
+        [
+            MetricSample(name="http.rps", sampled_at=now - datetime.timedelta(seconds=30 * n), value=float(n))
+            for n in range(200)
+        ]
+    )
+
+    series = metric_series(names=["http.rps", "db_pool.in_use"], range_="24h", now=now)
+
+    assert 15 <= len(series["http.rps"]) <= 22  # 100 minutes in 5-minute points
+    assert series["db_pool.in_use"] == []
+
+
+def test_an_unknown_range_is_refused():
+    with pytest.raises(ValueError, match="range must be one of"):
+        metric_series(names=["http.rps"], range_="2y")
