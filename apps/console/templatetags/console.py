@@ -50,7 +50,7 @@ def _bytes(number: float) -> str:
 _FORMATS = {
     "int": _integer,
     "float": lambda n: f"{n:,.1f}",
-    "rps": lambda n: f"{n:,.1f} req/s",
+    "rps": lambda n: f"{n:,.2f} req/s" if n < 10 else f"{n:,.1f} req/s",
     "per_s": lambda n: f"{n:,.1f} /s",
     "pct": lambda n: f"{n * 100:.2f} %",
     "ms": lambda n: f"{n:,.0f} ms" if n >= 10 else f"{n:.1f} ms",
