@@ -61,6 +61,7 @@ LOCAL_APPS = [
     "apps.demo",
     "apps.realtime",
     "apps.telemetry",
+    "apps.console",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -74,6 +75,8 @@ MIDDLEWARE = [
     "apps.telemetry.middleware.TelemetryMiddleware",
     "apps.web.deadline.DeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below, docs/console.md).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -439,6 +442,12 @@ WS_PUBLISH_TIMEOUT = env.float("WS_PUBLISH_TIMEOUT", 1.0, minimum=0.01)
 # Seconds SIGTERM gives open sockets to take their 1001 before the server stops.
 WS_DRAIN_TIMEOUT = env.float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
 
+# --- Operations console (apps/console, docs/console.md) -----------------------
+
+# Seconds between the overview frames each web process pushes to its /ws/ops/ sockets (and the page's
+# polling period when the socket is down): at most one frame every 2 s.
+CONSOLE_LIVE_INTERVAL = env.float("CONSOLE_LIVE_INTERVAL", 2.0, minimum=2.0)
+
 # --- Auth, i18n, static ----------------------------------------------------
 
 # Argon2 first; the others verify passwords hashed before a switch.
@@ -496,6 +505,24 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# One policy for every page, the admin's included (Django 5.2's admin has no inline scripts or styles):
+# only this origin's scripts, styles, images and connections (its WebSockets too), no plugins, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # models.E034 caps index names at 30 characters for Oracle; PostgreSQL allows 63
 # and our names say which table and query they serve.

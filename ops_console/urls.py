@@ -10,6 +10,7 @@ admin.site.index_title = "Operations"
 urlpatterns = [
     path("", include("apps.health.urls")),
     path("", include("apps.telemetry.urls")),
+    path("", include("apps.console.urls")),
     path("api/schema", schema_view, name="api-schema"),
     path("api/", include("apps.payments.urls")),
     path("admin/", admin.site.urls),

@@ -428,6 +428,7 @@ def command_run(_args: argparse.Namespace) -> int:
         )
         children = [web, worker, beat, relay, *provider]
         say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")
+        say(f"operations console: http://127.0.0.1:{port}/ops/  (same login)")
         say(f"API: http://127.0.0.1:{port}/api/schema  (Authorization: Bearer {api_token})")
         say("health: /health  readiness: /ready  — Ctrl-C stops everything")
         # Blocked only now, so the children keep their own Ctrl-C handling.
@@ -444,7 +445,30 @@ def command_run(_args: argparse.Namespace) -> int:
         return 1 if failed else 0
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """The browser tests (tests/e2e) drive Debian's Chromium: install it when missing and we may (root, apt-get).
+
+    Without it, and without root, the browser tests fail with one line saying how to install it.
+    """
+    if CHROMIUM.exists() or os.environ.get("CHROMIUM_PATH"):
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        say(f"Chromium is missing at {CHROMIUM} and cannot be installed here: the browser tests will fail")
+        return
+    say("installing Chromium for the browser tests (apt-get install -y chromium)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
+        # An old or empty package list: refresh it once and try again.
+        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+
+
 def command_test(args: argparse.Namespace) -> int:
+    ensure_chromium()
     # Production-like settings: DEBUG off, JSON logs, plain HTTP for the test client.
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))

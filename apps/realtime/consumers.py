@@ -23,6 +23,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from apps.console.live import ensure_overview_feed
 from apps.realtime import tracking
 from apps.realtime.lifecycle import ensure_heartbeat
 from apps.realtime.router import ROUTER
@@ -324,6 +325,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
 class OpsConsumer(EventsConsumer):
     """/ws/ops/: staff only; live numbers for the console, and the ops events of the models the user may view.
 
+    Frames: "ops.snapshot" (realtime counts, each heartbeat), "ops.overview" (the console's
+    overview, at most every CONSOLE_LIVE_INTERVAL: apps/console/live.py), and ops events.
+
     Staff without any such permission get the numbers only. Permissions are read at
     the handshake: a change applies from the next connection.
     """
@@ -337,6 +341,7 @@ class OpsConsumer(EventsConsumer):
 
     async def on_open(self) -> None:
         self.push(ops_snapshot_text())
+        ensure_overview_feed()  # the console's "ops.overview" frames, one per interval for every local socket
 
 
 def _inbound_rate() -> tuple[int, int]:

@@ -10,6 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.console.services import audit_record
 from apps.outbox.models import OutboxMessage
 from apps.telemetry.models import Alert
 from apps.workers.models import DeadLetterAction
@@ -49,7 +50,8 @@ FACTORIES = {
         task_name="purchases.create_from_payment", args=[1], available_at=timezone.now()
     ),
     "auth.user": UserFactory,
-    "auth.group": lambda: Group.objects.create(name="operators"),
+    "auth.group": lambda: Group.objects.create(name="on-call"),  # "operators" is made by a migration
+    "console.operatoraction": lambda: audit_record(actor=None, action="drill.run", outcome="succeeded"),
 }
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
 

@@ -49,6 +49,7 @@ def session_database_url() -> str:
 def child_env(**overrides: str) -> dict[str, str]:
     """The environment of a console process on this session's database and rate-limit keys."""
     env = {**os.environ, "DATABASE_URL": session_database_url(), "RATE_LIMIT_KEY_PREFIX": SESSION_RATE_LIMIT_PREFIX}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' relaxation is theirs alone (tests/e2e)
     env.update(overrides)
     return env
 

@@ -1,0 +1,73 @@
+"""Console pages and their JSON twins: parse the request, call one selector, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.console import selectors
+from apps.console.access import console_page, wants_json
+from apps.console.live import overview_frame
+from apps.console.presenters import tile_levels
+from apps.web.errors import error_response
+
+
+def _page(request: HttpRequest, template: str, title: str, data: dict[str, Any], **extra: Any) -> HttpResponse:
+    """The page, or its JSON twin (`?format=json`, `/ops/api/...`): the same `data` either way."""
+    if wants_json(request):
+        return JsonResponse(data, json_dumps_params={"default": str})
+    context = {
+        **admin.site.each_context(request),
+        "is_nav_sidebar_enabled": False,
+        "title": title,
+        "live_interval": settings.CONSOLE_LIVE_INTERVAL,
+        "levels": tile_levels(data["overview"]),
+        **data,
+        **extra,
+    }
+    return render(request, template, context)
+
+
+@never_cache
+@require_GET
+@console_page
+def overview(request: HttpRequest) -> HttpResponse:
+    range_ = request.GET.get("range", selectors.DEFAULT_RANGE)
+    if range_ not in selectors.RANGES:
+        return error_response(
+            request,
+            status=400,
+            code="invalid_range",
+            message=f"range must be one of {', '.join(selectors.RANGES)}",
+            fields={"range": f"unknown range {range_!r}"},
+        )
+    data = selectors.overview_page(range_=range_)
+    return _page(request, "console/overview.html", "Overview", data, ranges=selectors.RANGES)
+
+
+@never_cache
+@require_GET
+@console_page
+def alerts(request: HttpRequest) -> HttpResponse:
+    return _page(request, "console/alerts.html", "Alerts", selectors.alerts_page())
+
+
+@never_cache
+@require_GET
+@console_page
+def audit(request: HttpRequest) -> HttpResponse:
+    return _page(request, "console/audit.html", "Audit trail", selectors.audit_page())
+
+
+@never_cache
+@require_GET
+@console_page
+def live(request: HttpRequest) -> JsonResponse:
+    """The socket's "ops.overview" frame, for pages whose socket is refused or down (they poll this)."""
+    return JsonResponse(overview_frame(), json_dumps_params={"default": str})
