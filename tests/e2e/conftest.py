@@ -21,9 +21,13 @@ SCREENSHOTS = ROOT / ".data" / "test" / "screenshots"
 INSTALL_HINT = "apt-get install -y chromium (as root; `make test` does it when it can)"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One Chromium for the session; each test gets its own context (cookies, routes)."""
+    """One Chromium per module; each test gets its own context (cookies, routes).
+
+    Per module, not per session: while Playwright's sync API is started, its event loop counts as
+    running on this thread, and every later test calling asyncio.run() (the WebSocket tests) fails.
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"browser tests need Chromium at {CHROMIUM}: install it with {INSTALL_HINT}", pytrace=False)
     from playwright.sync_api import sync_playwright
