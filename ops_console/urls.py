@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from apps.payments.openapi import schema_view
+from ops_console.api import api
 
 admin.site.site_header = "ops-console"
 admin.site.site_title = "ops-console"
@@ -9,8 +9,7 @@ admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("", include("apps.health.urls")),
-    path("api/schema", schema_view, name="api-schema"),
-    path("api/", include("apps.payments.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
 
