@@ -26,6 +26,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.urls import URLPattern, URLResolver, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.views import openapi_view
@@ -368,8 +370,13 @@ def _not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
 
 
 def _json_edges(view: Callable[..., Any]) -> Callable[..., Any]:
-    """ninja's own 404 (the API root) and 405 (a method no operation takes) in the one error shape."""
+    """ninja's own 404 (the API root) and 405 (a method no operation takes) in the one error shape.
 
+    CSRF-exempt like ninja's operations (tokens, not cookies, authenticate writes), so a POST to
+    any path under the API gets this JSON answer rather than Django's HTML CSRF page.
+    """
+
+    @csrf_exempt
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
@@ -390,6 +397,7 @@ def _json_edges(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@csrf_exempt
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Any path under the API that no route matches."""
     return error_response(request, status=404, code="not_found", message="No such endpoint.")
@@ -450,8 +458,9 @@ class OpsApi(NinjaAPI):
     @property
     def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
         patterns, app_name, namespace = super().urls
-        for pattern in patterns:
+        docs = path("docs", require_safe(_staff_only(functools.partial(openapi_view, api=self))), name="openapi-view")
+        for pattern in [*patterns, docs]:
             if isinstance(pattern, URLPattern):
-                pattern.callback = _json_edges(pattern.callback)
-        docs = _staff_only(functools.partial(openapi_view, api=self))
-        return [*patterns, path("docs", docs, name="openapi-view"), re_path(r"", not_found)], app_name, namespace
+                view = require_safe(pattern.callback) if pattern.name == "openapi-json" else pattern.callback
+                pattern.callback = _json_edges(view)
+        return [*patterns, docs, re_path(r"", not_found)], app_name, namespace
