@@ -43,6 +43,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = [
+    "ninja",  # its bundled Swagger UI static files, for /api/docs
     "health_check",
 ]
 LOCAL_APPS = [

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from apps.payments.openapi import schema_view
+from ops_console.api import api
 
 admin.site.site_header = "ops-console"
 admin.site.site_title = "ops-console"
@@ -11,8 +11,7 @@ urlpatterns = [
     path("", include("apps.health.urls")),
     path("", include("apps.telemetry.urls")),
     path("", include("apps.console.urls")),
-    path("api/schema", schema_view, name="api-schema"),
-    path("api/", include("apps.payments.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,16 +1,29 @@
-"""The payments JSON API. Thin: parse, call one service or selector, shape the answer."""
+"""The payments JSON API. Thin: parse (ninja, with apps/payments/schemas.py), call one service or selector, shape."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 import structlog
-from django import forms
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
+from ninja import Header, Path, Query, Router
+from ninja.responses import Status
 
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.provider import ProviderTimeout, ProviderUnavailable, charge_matches, payment_id_from_reference
+from apps.payments.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_LIST_LIMIT,
+    PaymentCreateIn,
+    PaymentListOut,
+    PaymentOut,
+    PaymentStatusIn,
+    WebhookCharge,
+    WebhookEvent,
+    WebhookOut,
+)
 from apps.payments.selectors import (
     payment_get,
     payment_get_by_idempotency_key,
@@ -28,75 +41,72 @@ from apps.payments.services import (
     payment_create,
     payment_settle,
 )
-from apps.payments.webhooks import SIGNATURE_HEADER, webhook_charge, webhook_signature_valid
-from apps.web.api import ApiError, api_endpoint, body_bytes, json_loads, json_object, validated
-from lib.context import valid_correlation_id
+from apps.payments.webhooks import SIGNATURE_HEADER, webhook_signature_valid
+from apps.web.api import Actor, ApiError, api_auth, body_bytes, documented
 from lib.db import BIGINT_MAX
 
 logger = structlog.get_logger(__name__)
 
-MAX_LIST_LIMIT = 200
+router = Router(tags=["payments"])
 
+PaymentId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Out of range: 404")]
+StudentId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Out of range: 404")]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="One payment per key: a retry with the same key and body returns it (200) without charging "
+        "again; the same key with a different body is 422 `idempotency_key_reused`.",
+    ),
+]
 
-class PaymentCreateForm(forms.Form):
-    student_id = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
-    course_id = forms.IntegerField(min_value=1, max_value=BIGINT_MAX)
-    amount = forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
-    currency = forms.CharField(strip=False)
-
-    def clean_amount(self) -> Decimal:
-        amount = self.cleaned_data["amount"]
-        if amount > settings.PAYMENT_MAX_AMOUNT:
-            raise forms.ValidationError(f"Ensure this value is less than or equal to {settings.PAYMENT_MAX_AMOUNT}.")
-        return amount
-
-    def clean_currency(self) -> str:
-        currency = self.cleaned_data["currency"]
-        if currency not in settings.PAYMENT_CURRENCIES:
-            raise forms.ValidationError(
-                f"Use one of the accepted currencies: {', '.join(settings.PAYMENT_CURRENCIES)}."
-            )
-        return currency
-
-
-class PaymentListForm(forms.Form):
-    status = forms.ChoiceField(choices=PaymentStatus.choices)
-    limit = forms.IntegerField(min_value=1, max_value=MAX_LIST_LIMIT, required=False)
-
-
-class PaymentStatusForm(forms.Form):
-    status = forms.ChoiceField(choices=PaymentStatus.choices)
-
-
-def _idempotency_key(request: HttpRequest) -> str:
-    key = request.headers.get("Idempotency-Key")
-    if not key:
-        raise ApiError(
-            "An Idempotency-Key header is required.",
-            code="idempotency_key_required",
-            fields={"Idempotency-Key": ["This header is required."]},
-        )
-    if not valid_correlation_id(key):  # same alphabet and length bound as correlation ids
-        raise ApiError(
-            "The Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -",
-            code="idempotency_key_invalid",
-            fields={"Idempotency-Key": ["Invalid format."]},
-        )
-    return key
+_UNKNOWN_PAYMENT = "No such payment (`not_found`)"
+_NO_RESOURCE = "The id is out of range or names no payment (`not_found`)"
 
 
 def _payment_or_404(payment_id: int) -> Payment:
-    payment = payment_get(payment_id=payment_id) if payment_id <= BIGINT_MAX else None
+    payment = payment_get(payment_id=payment_id)
     if payment is None:
         raise ApiError("No such payment.", status=404, code="not_found")
     return payment
 
 
-@api_endpoint(methods=("POST",), scope="payments:write")
-def payment_create_view(request: HttpRequest) -> JsonResponse:
-    key = _idempotency_key(request)
-    data = validated(PaymentCreateForm, json_object(request))
-    payment_request = PaymentRequest(idempotency_key=key, **data)
+@router.post(
+    "/payments",
+    operation_id="payment_create",
+    auth=api_auth("payments:write"),
+    summary="Create and charge a payment, once per Idempotency-Key",
+    **documented(
+        scope="payments:write",
+        body=True,
+        ok={201: PaymentOut, 200: PaymentOut, 202: PaymentOut},
+        errors={
+            200: "The payment this Idempotency-Key already created; nothing is charged again",
+            201: "Created and charged",
+            202: "Charged, but not yet recorded (the database was busy): still `pending`; the provider's webhook "
+            "or reconciliation settles it",
+            400: "a student or course that does not exist (`unknown_reference`, in `error.fields`)",
+            409: "The student already has a payment for the course in flight (`payment_in_progress`), paid and not "
+            "yet purchased (`course_already_paid`) or an active purchase (`course_already_purchased`); "
+            "`error.payment_id` / `error.purchase_id` names it",
+            422: "The Idempotency-Key was used for a different payment (`idempotency_key_reused`)",
+            502: "The provider is unavailable (`provider_unavailable`); the payment stays pending "
+            "(`error.payment_id`) and is reconciled; retry with the same key",
+            504: "the provider timed out (`provider_timeout`); the payment stays pending (`error.payment_id`)",
+        },
+    ),
+)
+def payment_create_view(
+    request: HttpRequest, idempotency_key: IdempotencyKey, data: PaymentCreateIn
+) -> Status[dict[str, object]]:
+    payment_request = PaymentRequest(
+        idempotency_key=idempotency_key,
+        student_id=data.student_id,
+        course_id=data.course_id,
+        amount=Decimal(data.amount),
+        currency=data.currency,
+    )
     try:
         payment, created = payment_create(request=payment_request)
     except UnknownReference as exc:
@@ -105,14 +115,14 @@ def payment_create_view(request: HttpRequest) -> JsonResponse:
         raise ApiError(str(exc), status=422, code=exc.code) from exc
     except SettlementDeferred as exc:
         # Charged at the provider: an accepted answer, never a 5xx; the webhook or reconciliation settles it.
-        return JsonResponse(payment_to_dict(exc.payment), status=202)
+        return Status(202, payment_to_dict(exc.payment))
     except CoursePaymentConflict as exc:
         raise ApiError(str(exc), status=409, code=exc.code, extra=exc.context) from exc
     except ProviderTimeout as exc:
-        raise _provider_error(key, 504, "provider_timeout", str(exc)) from exc
+        raise _provider_error(idempotency_key, 504, "provider_timeout", str(exc)) from exc
     except ProviderUnavailable as exc:
-        raise _provider_error(key, 502, "provider_unavailable", str(exc)) from exc
-    return JsonResponse(payment_to_dict(payment), status=201 if created else 200)
+        raise _provider_error(idempotency_key, 502, "provider_unavailable", str(exc)) from exc
+    return Status(201 if created else 200, payment_to_dict(payment))
 
 
 def _provider_error(key: str, status: int, code: str, message: str) -> ApiError:
@@ -125,74 +135,127 @@ def _provider_error(key: str, status: int, code: str, message: str) -> ApiError:
     )
 
 
-@api_endpoint(methods=("GET",), scope="payments:read")
-def payment_detail_view(request: HttpRequest, payment_id: int) -> JsonResponse:
-    return JsonResponse(payment_to_dict(_payment_or_404(payment_id)))
+@router.get(
+    "/payments/{int:payment_id}",
+    operation_id="payment_detail",
+    auth=api_auth("payments:read"),
+    summary="A payment",
+    **documented(scope="payments:read", ok={200: PaymentOut}, errors={404: _NO_RESOURCE}),
+)
+def payment_detail_view(request: HttpRequest, payment_id: PaymentId) -> dict[str, object]:
+    return payment_to_dict(_payment_or_404(payment_id))
 
 
-@api_endpoint(methods=("GET",), scope="payments:read")
-def student_payment_list_view(request: HttpRequest, student_id: int) -> JsonResponse:
-    data = validated(PaymentListForm, request.GET.dict())
-    rows = payment_list_for_student_cached(student_id=student_id, status=data["status"], limit=data["limit"] or 50)
-    return JsonResponse({"results": rows})
+@router.get(
+    "/students/{int:student_id}/payments",
+    operation_id="student_payment_list",
+    auth=api_auth("payments:read"),
+    summary="A student's payments in one status, newest first",
+    **documented(scope="payments:read", ok={200: PaymentListOut}, errors={404: "The id is out of range (`not_found`)"}),
+)
+def student_payment_list_view(
+    request: HttpRequest,
+    student_id: StudentId,
+    status: Annotated[PaymentStatus, Query()],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 50,
+) -> dict[str, object]:
+    return {"results": payment_list_for_student_cached(student_id=student_id, status=status, limit=limit)}
 
 
-@api_endpoint(methods=("POST",), scope="payments:write")
-def payment_status_view(request: HttpRequest, payment_id: int) -> JsonResponse:
-    """Operator transition (e.g. mark refunded); the state machine decides."""
-    data = validated(PaymentStatusForm, json_object(request))
+@router.post(
+    "/payments/{int:payment_id}/status",
+    operation_id="payment_status",
+    auth=api_auth("payments:write"),
+    summary="Move a payment through its state machine (e.g. mark it refunded)",
+    **documented(
+        scope="payments:write",
+        body=True,
+        ok={200: PaymentOut},
+        errors={
+            200: "Moved, or already there",
+            404: _NO_RESOURCE,
+            409: "The state machine forbids the move (`illegal_transition`); `error.current_status` names the state",
+        },
+    ),
+)
+def payment_status_view(request: HttpRequest, payment_id: PaymentId, data: PaymentStatusIn) -> dict[str, object]:
     payment = _payment_or_404(payment_id)
     try:
-        payment = payment_settle(payment_id=payment.id, status=data["status"])
+        payment = payment_settle(payment_id=payment.id, status=data.status)
     except IllegalTransition as exc:
         raise _conflict(exc) from exc
-    return JsonResponse(payment_to_dict(payment))
+    return payment_to_dict(payment)
 
 
 def _conflict(exc: IllegalTransition) -> ApiError:
     return ApiError(str(exc), status=409, code=exc.code, extra={"current_status": exc.payment.status})
 
 
-@api_endpoint(methods=("POST",), authenticated=False)
-def payment_webhook_view(request: HttpRequest) -> JsonResponse:
-    """Provider events (apps/payments/webhooks.py), authenticated by HMAC signature over the raw body."""
-    raw = body_bytes(request)
+def webhook_signature(request: HttpRequest) -> Actor:
+    """The provider authenticates by an HMAC of the raw body (apps/payments/webhooks.py), checked before parsing."""
     if not webhook_signature_valid(
-        body=raw,
+        body=body_bytes(request),
         header=request.headers.get(SIGNATURE_HEADER),
         secret=settings.PAYMENT_WEBHOOK_SECRET,
         tolerance_seconds=settings.PAYMENT_WEBHOOK_TOLERANCE,
     ):
         logger.warning("payment_webhook_rejected", reason="bad_signature")
         raise ApiError("Missing or invalid webhook signature.", code="invalid_signature")
-    charge = _settled_charge(json_loads(raw))
+    return Actor(name="payment-provider", kind="webhook", principal=None)
+
+
+@router.post(
+    "/payments/webhook",
+    operation_id="payment_webhook",
+    auth=webhook_signature,
+    summary="Provider events: a charge settled",
+    description="Signed by the provider with HMAC-SHA256 over the raw body; replays change nothing.",
+    **documented(
+        body=True,
+        ok={200: WebhookOut},
+        errors={
+            200: "Applied, or already applied",
+            400: "a missing, stale or wrong signature (`invalid_signature`), checked before the body",
+            404: "The event's charge refers to no known payment (`not_found`)",
+            409: "The charge's amount or currency differs from the payment's (`charge_mismatch`), or the state "
+            "machine forbids the move (`illegal_transition`, `error.current_status`)",
+        },
+    ),
+)
+def payment_webhook_view(
+    request: HttpRequest,
+    event: WebhookEvent,
+    signature: Annotated[
+        str,
+        Header(
+            alias=SIGNATURE_HEADER,
+            min_length=1,
+            description='`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, several v1 during '
+            "a secret rotation; verified (by webhook_signature) before the body is read",
+        ),
+    ],
+) -> dict[str, object]:
+    charge = event.data.object
     payment = _payment_for_charge(charge)
     try:
-        payment = payment_settle(payment_id=payment.id, status=charge["status"], provider_payment_id=charge.get("id"))
+        payment = payment_settle(payment_id=payment.id, status=charge.status, provider_payment_id=charge.id)
     except IllegalTransition as exc:
         logger.warning("payment_webhook_conflict", payment_id=payment.id, current=exc.payment.status)
         raise _conflict(exc) from exc
     logger.info("payment_webhook_applied", payment_id=payment.id, status=payment.status)
-    return JsonResponse({"payment_id": payment.id, "status": payment.status})
+    return {"payment_id": payment.id, "status": payment.status}
 
 
-def _settled_charge(event: object) -> dict:
-    charge = webhook_charge(event)
-    if charge is None or charge.get("status") not in ("succeeded", "failed"):
-        raise ApiError("The event carries no settled charge under data.object.", code="invalid_event")
-    return charge
-
-
-def _payment_for_charge(charge: dict) -> Payment:
+def _payment_for_charge(charge: WebhookCharge) -> Payment:
     """The payment a settled charge pays, found by its reference or the provider's id; a 4xx otherwise."""
-    payment_id = payment_id_from_reference(charge.get("reference"))
+    payment_id = payment_id_from_reference(charge.reference)
     payment = payment_get(payment_id=payment_id) if payment_id else None
-    if payment is None and charge.get("id"):
-        payment = payment_get_by_provider_id(provider_payment_id=str(charge["id"]))
+    if payment is None and charge.id:
+        payment = payment_get_by_provider_id(provider_payment_id=charge.id)
     if payment is None:
         raise ApiError("The event refers to no known payment.", status=404, code="not_found")
-    if not charge_matches(payment=payment, charge=charge):
-        logger.error("payment_webhook_mismatch", payment_id=payment.id, charge_id=charge.get("id"))
+    if not charge_matches(payment=payment, charge=charge.model_dump()):
+        logger.error("payment_webhook_mismatch", payment_id=payment.id, charge_id=charge.id)
         raise ApiError(
             "The charge's amount or currency differs from the payment's.", status=409, code="charge_mismatch"
         )

@@ -1,4 +1,4 @@
-"""The provider's webhook contract, read in this one place: the signature and the event's shape.
+"""The provider's webhook contract: the signature here, the event's shape in apps/payments/schemas.py (WebhookEvent).
 
     X-Sandbox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>[,v1=...]
     {"id": "evt_...", "type": "charge.succeeded", "created": <unix>, "data": {"object": <charge>}}
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 
@@ -35,13 +34,6 @@ def webhook_signature_valid(*, body: bytes, header: str | None, secret: str | No
         return False
     expected = _digest(body, secret, timestamp)
     return any(hmac.compare_digest(expected, signature) for signature in signatures)
-
-
-def webhook_charge(event: Any) -> dict[str, Any] | None:
-    """The charge an event carries under data.object; None when the event has none."""
-    data = event.get("data") if isinstance(event, dict) else None
-    charge = data.get("object") if isinstance(data, dict) else None
-    return charge if isinstance(charge, dict) else None
 
 
 def _digest(body: bytes, secret: str, timestamp: int) -> str:

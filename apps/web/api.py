@@ -1,25 +1,39 @@
-"""JSON API plumbing: authentication, body parsing and errors in one shape.
+"""The JSON API's plumbing on django-ninja: authentication, body limits, parsing and the one error shape.
 
-Views stay thin: they parse input, call one service or selector and shape the
-output. Each endpoint names the scope it needs (apps.apiclients.models.ApiScope):
-a bearer token must carry it, a staff session (reads only) must hold the
-matching Django permission. Anything that goes wrong is an ApiError, rendered by `api_endpoint`
-as {"error": {"code", "message", "fields"}, "correlation_id"}.
+Endpoints declare their input and output as pydantic schemas and type hints;
+ninja validates with them and derives the OpenAPI document from them, so the
+schema cannot drift from the code. `OpsApi` adds what ninja leaves to us:
+
+- every refusal is {"error": {"code", "message", "fields"}, "correlation_id"}
+  (apps/web/errors.py), including 404 for unmatched paths under the API and
+  405 (with Allow) for a wrong method;
+- a body over API_MAX_BODY_BYTES is 413 by its Content-Length before anything
+  reads it, a body not declared application/json is 415, bad JSON is 400;
+- authentication: a bearer token carrying the operation's scope, or, for reads,
+  a staff session holding the matching Django permission (`api_auth`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import structlog
-from django import forms
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern, URLResolver, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.views import openapi_view
+from ninja.parser import Parser
+from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import ConfigDict
 
 from apps.apiclients.models import SESSION_PERMISSIONS, ApiScope
 from apps.apiclients.services import ApiPrincipal, TokenRefused, api_client_authenticate
@@ -41,6 +55,7 @@ class ApiError(Exception):
         code: str = "bad_request",
         fields: dict[str, list[str]] | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -48,6 +63,48 @@ class ApiError(Exception):
         self.code = code
         self.fields = fields
         self.extra = extra or {}
+        self.headers = headers
+
+
+def _render(request: HttpRequest, exc: ApiError) -> JsonResponse:
+    return error_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        message=exc.message,
+        fields=exc.fields,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+# --- The error shape, as a schema ------------------------------------------------
+
+
+class ErrorDetail(Schema):
+    """`code` is stable and machine-readable; some errors add context (scope, current_status, payment_id, …)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    fields: dict[str, list[str]] | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+    correlation_id: str | None
+
+
+# --- Authentication -----------------------------------------------------------------
+
+
+class Actor(NamedTuple):
+    """Who a request acts as, for the logs; `principal` is None for a staff session."""
+
+    name: str
+    kind: str
+    principal: ApiPrincipal | None
 
 
 def _bearer_token(request: HttpRequest) -> str | None:
@@ -63,133 +120,138 @@ _TOKEN_REFUSALS = {
 }
 
 
-def _unauthenticated(request: HttpRequest, *, code: str, token_sent: bool) -> HttpResponse:
+def _unauthenticated(*, code: str, token_sent: bool) -> ApiError:
     """401; RFC 6750 marks a refused token (as opposed to none) with error="invalid_token"."""
     challenge = 'Bearer error="invalid_token"' if token_sent else "Bearer"
-    return error_response(
-        request, status=401, code=code, message=_TOKEN_REFUSALS[code], headers={"WWW-Authenticate": challenge}
+    return ApiError(_TOKEN_REFUSALS[code], status=401, code=code, headers={"WWW-Authenticate": challenge})
+
+
+class BearerToken(HttpBearer):
+    """A named API client's token (apps/apiclients) carrying the operation's scope (x-scope)."""
+
+    openapi_description = (
+        "A named API client's token. Each operation names the scope it needs as `x-scope`; "
+        "401 `unauthenticated`, `token_expired` or `token_revoked`, 403 `insufficient_scope`."
     )
 
+    def __init__(self, *, scope: str) -> None:
+        if scope not in ApiScope.values:
+            raise ImproperlyConfigured(f"BearerToken needs scope= one of {', '.join(ApiScope.values)}, not {scope!r}")
+        self.scope = scope
+        super().__init__()
 
-class _Actor(NamedTuple):
-    """Who a request acts as, for the logs; `principal` is None for a staff session."""
+    def __call__(self, request: HttpRequest) -> Actor | None:
+        """None without a token (a staff session may still read); a token, when sent, is the only credential.
 
-    name: str
-    kind: str
-    principal: ApiPrincipal | None
-
-
-def _actor(request: HttpRequest) -> _Actor | HttpResponse:
-    """A bearer token, or else a staff session for reads (sessions would need CSRF for writes).
-
-    A token, when sent, is the only credential looked at. Runs at most one
-    query (and a throttled last_used_at UPDATE) for a database client.
-    """
-    token = _bearer_token(request)
-    if token is not None:
+        Runs at most one query (and a throttled last_used_at UPDATE) for a database client.
+        """
+        token = _bearer_token(request)
+        if token is None:
+            return None
         try:
             principal = api_client_authenticate(token=token)
         except TokenRefused as exc:
             logger.warning("api_token_refused", reason=exc.code, client=exc.client_name)
-            return _unauthenticated(request, code=exc.code, token_sent=True)
-        return _Actor(name=principal.name, kind="api_client", principal=principal)
-    user = getattr(request, "user", None)
-    if user and user.is_authenticated and user.is_staff and request.method in SAFE_METHODS:
-        return _Actor(name=user.get_username(), kind="staff", principal=None)
-    return _unauthenticated(request, code="unauthenticated", token_sent=False)
+            raise _unauthenticated(code=exc.code, token_sent=True) from None
+        if not principal.has_scope(self.scope):
+            logger.warning("api_scope_refused", scope=self.scope, actor=principal.name, actor_kind="api_client")
+            raise ApiError(
+                f"This API token lacks the {self.scope} scope.",
+                status=403,
+                code="insufficient_scope",
+                extra={"scope": self.scope},
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{self.scope}"'},
+            )
+        return Actor(name=principal.name, kind="api_client", principal=principal)
+
+    def authenticate(self, request: HttpRequest, token: str) -> Actor | None:  # pragma: no cover  (__call__ decides)
+        raise NotImplementedError
 
 
-def _forbidden(request: HttpRequest, actor: _Actor, scope: str) -> HttpResponse | None:
-    """403 when a token lacks `scope`, or a staff session its Django permission (superusers have all)."""
-    if actor.principal is not None:
-        if actor.principal.has_scope(scope):
-            return None
-        logger.warning("api_scope_refused", scope=scope)
-        return error_response(
-            request,
-            status=403,
-            code="insufficient_scope",
-            message=f"This API token lacks the {scope} scope.",
-            extra={"scope": scope},
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-        )
-    permission = SESSION_PERMISSIONS.get(scope)
-    if permission is not None and request.user.has_perm(permission):
-        return None
-    logger.warning("api_permission_refused", scope=scope, permission=permission)
-    return error_response(
-        request,
-        status=403,
-        code="permission_denied",
-        message=f"Your account lacks the {permission} permission." if permission else "Use an API token.",
-        extra={"permission": permission},
+class StaffSession(APIKeyCookie):
+    """A staff user's console session, for reads only (writes would need CSRF), holding `permission` if given."""
+
+    param_name = settings.SESSION_COOKIE_NAME
+    openapi_description = (
+        "A staff user's console session cookie; reads only (GET). The user needs the Django permission "
+        "matching the operation's scope (403 `permission_denied`); superusers have all."
     )
 
+    def __init__(self, *, permission: str | None = None) -> None:
+        self.permission = permission
+        super().__init__(csrf=False)
 
-def _checked_scope(view: Callable[..., Any], *, scope: str | None, authenticated: bool) -> str | None:
-    """An authenticated endpoint must name one of ApiScope; checked when the view module is imported."""
-    if authenticated and scope not in ApiScope.values:
-        raise ImproperlyConfigured(
-            f"{view.__module__}.{view.__qualname__}: api_endpoint needs scope= one of {', '.join(ApiScope.values)}"
-        )
-    return scope
+    def __call__(self, request: HttpRequest) -> Actor | None:
+        user = getattr(request, "user", None)
+        if not (user and user.is_authenticated and user.is_staff and request.method in SAFE_METHODS):
+            return None
+        if self.permission is not None and not user.has_perm(self.permission):
+            logger.warning("api_permission_refused", permission=self.permission, actor=user.get_username())
+            raise ApiError(
+                f"Your account lacks the {self.permission} permission.",
+                status=403,
+                code="permission_denied",
+                extra={"permission": self.permission},
+            )
+        return Actor(name=user.get_username(), kind="staff", principal=None)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:  # pragma: no cover
+        raise NotImplementedError
 
 
-def api_endpoint(
-    *, methods: tuple[str, ...], scope: str | None = None, authenticated: bool = True
-) -> Callable[[Callable[..., Any]], Any]:
-    """Method check, authentication, `scope` and ApiError rendering for a JSON view.
+def api_auth(scope: str) -> list[BearerToken | StaffSession]:
+    """A token with `scope`; and, where SESSION_PERMISSIONS maps the scope to a permission, a staff session."""
+    permission = SESSION_PERMISSIONS.get(scope)
+    session = [StaffSession(permission=permission)] if permission else []
+    return [BearerToken(scope=scope), *session]
 
-    Sets request.api_client (an ApiPrincipal, or None for a staff session) and
-    binds `actor` into the log context, so every line of the request names who.
-    CSRF is exempt because writes authenticate with a bearer token, never a cookie.
+
+# --- Per-operation documentation of what can go wrong ---------------------------------
+
+# Every operation can answer these: the request's budget, the database, the rate limit, the body limit.
+_ALWAYS = {
+    405: "Wrong method (`method_not_allowed`); the Allow header lists the right ones",
+    413: "The body is larger than API_MAX_BODY_BYTES (`body_too_large`, `error.limit`)",
+    429: "Rate limited (`rate_limited`); see Retry-After",
+    503: "The database is unavailable or busy (`db_unavailable`, `db_pool_exhausted`); see Retry-After",
+    504: "The request's deadline passed (`deadline_exceeded`) or a query ran too long (`db_statement_timeout`)",
+}
+_AUTHENTICATED = {
+    401: "No valid credentials (`unauthenticated`), or the token expired (`token_expired`) or was revoked "
+    "(`token_revoked`); see WWW-Authenticate",
+    403: "The token lacks the operation's x-scope (`insufficient_scope`, `error.scope`), or the staff session "
+    "its permission (`permission_denied`, `error.permission`)",
+}
+_WITH_BODY = {
+    400: "The body is not valid JSON or not an object (`invalid_json`), or fields are invalid "
+    "(`validation_failed`, `error.fields` names each)",
+    415: "The body is not declared application/json (`unsupported_media_type`)",
+}
+_WITHOUT_BODY = {400: "Parameters are invalid (`validation_failed`, `error.fields` names each)"}
+
+
+def documented(
+    *,
+    ok: dict[int, Any],
+    errors: dict[int, str] | None = None,
+    scope: str | None = None,
+    body: bool = False,
+) -> dict[str, Any]:
+    """ninja operation arguments: `ok` responses and every error status the operation can answer, with its codes.
+
+    `errors` describes statuses (success ones too) and extends the descriptions of those every operation shares.
     """
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        required = _checked_scope(view, scope=scope, authenticated=authenticated)
-
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            request.api_client = None  # type: ignore[attr-defined]
-            if request.method not in methods:
-                return error_response(
-                    request,
-                    status=405,
-                    code="method_not_allowed",
-                    message=f"Use {', '.join(methods)}.",
-                    headers={"Allow": ", ".join(methods)},
-                )
-            if required is None:
-                return _respond(view, request, *args, **kwargs)
-            actor = _actor(request)
-            if isinstance(actor, HttpResponse):
-                return actor
-            request.api_client = actor.principal  # type: ignore[attr-defined]
-            with structlog.contextvars.bound_contextvars(actor=actor.name, actor_kind=actor.kind):
-                return _forbidden(request, actor, required) or _respond(view, request, *args, **kwargs)
-
-        wrapper.api_scope = required  # type: ignore[attr-defined]  # the OpenAPI test reads it
-        return wrapper
-
-    return decorate
+    described = {**_ALWAYS, **(_WITH_BODY if body else _WITHOUT_BODY), **(_AUTHENTICATED if scope else {})}
+    for status, description in (errors or {}).items():
+        described[status] = f"{described[status]}; {description}" if status in described else description
+    responses = {**dict.fromkeys((status for status in described if status >= 400), ErrorOut), **ok}
+    extra: dict[str, Any] = {"responses": {status: {"description": text} for status, text in described.items()}}
+    if scope:
+        extra["x-scope"] = scope
+    return {"response": responses, "openapi_extra": extra}
 
 
-def _respond(view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    try:
-        _ensure_body_fits(request)
-        return view(request, *args, **kwargs)
-    except ApiError as exc:
-        return error_response(
-            request, status=exc.status, code=exc.code, message=exc.message, fields=exc.fields, extra=exc.extra
-        )
-
-
-def _ensure_body_fits(request: HttpRequest) -> None:
-    """413 for a body over API_MAX_BODY_BYTES, by its Content-Length before anything reads it."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > settings.API_MAX_BODY_BYTES:
-        raise _body_too_large()
+# --- Request bodies --------------------------------------------------------------------
 
 
 def _body_too_large() -> ApiError:
@@ -197,16 +259,6 @@ def _body_too_large() -> ApiError:
     return ApiError(
         f"The body is larger than {limit} bytes.", status=413, code="body_too_large", extra={"limit": limit}
     )
-
-
-def json_loads(raw: bytes) -> Any:
-    """Parse a JSON body, or a 400 naming the problem (bad syntax, bad encoding, nested too deep)."""
-    try:
-        return json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("The body is not valid JSON.", code="invalid_json") from None
-    except RecursionError:
-        raise ApiError("The body's JSON is nested too deeply.", code="invalid_json") from None
 
 
 def body_bytes(request: HttpRequest) -> bytes:
@@ -220,23 +272,195 @@ def body_bytes(request: HttpRequest) -> bytes:
     return raw
 
 
-def json_object(request: HttpRequest) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400/413/415 naming what is wrong."""
-    if request.content_type != "application/json":
-        raise ApiError("Send the body as application/json.", status=415, code="unsupported_media_type")
-    body = json_loads(body_bytes(request))
-    if not isinstance(body, dict):
-        raise ApiError("The body must be a JSON object.", code="invalid_json")
-    return body
+def json_loads(raw: bytes) -> Any:
+    """Parse a JSON body, or a 400 naming the problem (bad syntax, bad encoding, nested too deep)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("The body is not valid JSON.", code="invalid_json") from None
+    except RecursionError:
+        raise ApiError("The body's JSON is nested too deeply.", code="invalid_json") from None
 
 
-def validated(form_class: type[forms.Form], data: dict[str, Any]) -> dict[str, Any]:
-    """Cleaned data of `form_class`, or a 400 with one message list per field."""
-    unknown = sorted(set(data) - set(form_class.base_fields))
-    form = form_class(data=data)
-    if form.is_valid() and not unknown:
-        return form.cleaned_data
-    fields = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
-    for name in unknown:
-        fields[name] = ["Unknown field."]
-    raise ApiError("Some fields are invalid.", code="validation_failed", fields=fields)
+class JsonObjectParser(Parser):
+    """Bodies are JSON objects declared application/json; anything else is a 415 or 400 naming the problem."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        if request.content_type != "application/json":
+            raise ApiError("Send the body as application/json.", status=415, code="unsupported_media_type")
+        body = json_loads(body_bytes(request))
+        if not isinstance(body, dict):
+            raise ApiError("The body must be a JSON object.", code="invalid_json")
+        return body
+
+
+def _body_within_limit(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """413 for a body over API_MAX_BODY_BYTES, by its Content-Length, before authentication or parsing reads it."""
+
+    @functools.wraps(run)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if not declared.isdigit() or int(declared) > settings.API_MAX_BODY_BYTES:
+            return _render(request, _body_too_large())
+        return run(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _logged_as_actor(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Every log line the view writes names who it acts for (request.auth, set by the auth classes)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        actor = getattr(request, "auth", None)
+        if not isinstance(actor, Actor):
+            return view(request, *args, **kwargs)
+        with structlog.contextvars.bound_contextvars(actor=actor.name, actor_kind=actor.kind):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- Errors in the one shape -----------------------------------------------------------
+
+_MISSING = {"header": "This header is required.", "body": "This field is required."}
+
+
+def _field_errors(errors: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    """ninja's error list -> {field: [messages]}: the field is the parameter or body property that failed."""
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        source, *location = error["loc"]
+        if source == "body":  # located under the body parameter's own name; the property follows it
+            name = str(location[1]) if len(location) > 1 else "body"
+        else:
+            name = str(location[0]) if location else source
+        if error["type"] == "missing":
+            message = _MISSING.get(source, "This field is required.")
+        elif error["type"] == "extra_forbidden":
+            message = "Unknown field."
+        else:
+            message = str(error["msg"])
+        fields.setdefault(name, []).append(message)
+    return fields
+
+
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """400 naming each field; a path parameter out of its range names no resource, so that is a 404."""
+    if any(error["loc"][0] == "path" for error in exc.errors):
+        return error_response(request, status=404, code="not_found", message="No such resource.")
+    return error_response(
+        request,
+        status=400,
+        code="validation_failed",
+        message="Some fields are invalid.",
+        fields=_field_errors(exc.errors),
+    )
+
+
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja wraps what our parser raises ("Cannot parse request body"): answer with our error instead."""
+    if isinstance(exc.__cause__, ApiError):
+        return _render(request, exc.__cause__)
+    return error_response(request, status=exc.status_code, code="bad_request", message=str(exc))
+
+
+def _not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _render(request, _unauthenticated(code="unauthenticated", token_sent=False))
+
+
+def _json_edges(view: Callable[..., Any]) -> Callable[..., Any]:
+    """ninja's own 404 (the API root) and 405 (a method no operation takes) in the one error shape.
+
+    CSRF-exempt like ninja's operations (tokens, not cookies, authenticate writes), so a POST to
+    any path under the API gets this JSON answer rather than Django's HTML CSRF page.
+    """
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return not_found(request)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            return error_response(
+                request,
+                status=405,
+                code="method_not_allowed",
+                message=f"Use {allowed}.",
+                headers={"Allow": allowed},
+            )
+        return response
+
+    return wrapper
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Any path under the API that no route matches."""
+    return error_response(request, status=404, code="not_found", message="No such endpoint.")
+
+
+def _staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous users go to the login page; signed-in users who are not staff get a JSON 403."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not user.is_staff:
+            return error_response(request, status=403, code="permission_denied", message="Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class OpsApi(NinjaAPI):
+    """A NinjaAPI that answers every path under its prefix in our error shape, with a staff-only docs page.
+
+    The OpenAPI document is served at <prefix>schema (public, like any API
+    description) and Swagger UI, from ninja's bundled static files, at
+    <prefix>docs (staff only).
+    """
+
+    def __init__(self, *, urls_namespace: str = "api", **kwargs: Any) -> None:
+        super().__init__(
+            title="ops-console API",
+            version="1",
+            description=(
+                'Every error is `{"error": {"code", "message", "fields"}, "correlation_id"}`; '
+                "each operation lists the statuses it can answer and their `error.code` values."
+            ),
+            openapi_url="/schema",
+            docs_url=None,
+            urls_namespace=urls_namespace,
+            parser=JsonObjectParser(),
+            **kwargs,
+        )
+        self.add_decorator(_body_within_limit, mode="view")
+        self.add_decorator(_logged_as_actor, mode="operation")
+
+    def set_default_exception_handlers(self) -> None:
+        """Ours only: anything else propagates to Django (database outages become 503s in apps/web/middleware)."""
+        handlers: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
+            ApiError: _render,
+            ValidationError: _validation_error,
+            AuthenticationError: _not_authenticated,
+            HttpError: _http_error,
+            RequestDataTooBig: lambda request, exc: _render(request, _body_too_large()),
+        }
+        for exc_class, handler in handlers.items():
+            self.add_exception_handler(exc_class, handler)
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        docs = path("docs", require_safe(_staff_only(functools.partial(openapi_view, api=self))), name="openapi-view")
+        for pattern in [*patterns, docs]:
+            if isinstance(pattern, URLPattern):
+                view = require_safe(pattern.callback) if pattern.name == "openapi-json" else pattern.callback
+                pattern.callback = _json_edges(view)
+        return [*patterns, docs, re_path(r"", not_found)], app_name, namespace

@@ -1,19 +1,22 @@
-"""A view used only by the API authentication tests: it logs, so tests can see who the line names."""
+"""An endpoint used only by the API authentication tests: it logs, so tests can see who the line names."""
 
 import structlog
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from django.urls import path
 
-from apps.web.api import api_endpoint
+from apps.web.api import OpsApi, api_auth
 
 logger = structlog.get_logger(__name__)
 
+api = OpsApi(urls_namespace="tests-whoami")
 
-@api_endpoint(methods=("GET",), scope="payments:read")
-def whoami(request: HttpRequest) -> JsonResponse:
+
+@api.get("/whoami", auth=api_auth("payments:read"))
+def whoami(request: HttpRequest) -> dict[str, object]:
     logger.info("whoami_answered")
-    client = request.api_client
-    return JsonResponse({"client": client.name if client else None, "user": request.user.get_username()})
+    actor = request.auth
+    client = actor.principal
+    return {"client": client.name if client else None, "user": request.user.get_username()}
 
 
-urlpatterns = [path("whoami", whoami)]
+urlpatterns = [path("", api.urls)]
