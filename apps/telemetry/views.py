@@ -9,13 +9,13 @@ from prometheus_client.registry import CollectorRegistry
 
 from apps.apiclients.models import ApiScope
 from apps.telemetry.prometheus import SnapshotCollector
-from apps.web.api import api_endpoint
+from apps.web.api import outside_api_auth
 
 _REGISTRY = CollectorRegistry(auto_describe=False)
 _REGISTRY.register(SnapshotCollector())
 
 
 @never_cache
-@api_endpoint(methods=("GET",), scope=ApiScope.METRICS_READ)
+@outside_api_auth(ApiScope.METRICS_READ)
 def metrics_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(_REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -206,6 +206,29 @@ def api_auth(scope: str) -> list[BearerToken | StaffSession]:
     return [BearerToken(scope=scope), *session]
 
 
+def outside_api_auth(scope: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """`api_auth(scope)` for a GET view served outside the API (e.g. /metrics), refusals in the error shape."""
+    authenticators = api_auth(scope)
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                if request.method not in ("GET", "HEAD"):
+                    raise ApiError("Use GET.", status=405, code="method_not_allowed", headers={"Allow": "GET, HEAD"})
+                actor = next(filter(None, (authenticate(request) for authenticate in authenticators)), None)
+                if actor is None:
+                    raise _unauthenticated(code="unauthenticated", token_sent=False)
+            except ApiError as exc:
+                return _render(request, exc)
+            with structlog.contextvars.bound_contextvars(actor=actor.name, actor_kind=actor.kind):
+                return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 # --- Per-operation documentation of what can go wrong ---------------------------------
 
 # Every operation can answer these: the request's budget, the database, the rate limit, the body limit.

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test import Client
 
 from lib import http
 
 API_TOKEN = "test-api-token-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(settings) -> None:
+    """The test's own cache keys: database ids repeat across runs that share one Redis."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-cache:{uuid.uuid4().hex}"}}
 
 
 @pytest.fixture

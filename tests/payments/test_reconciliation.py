@@ -22,11 +22,6 @@ LONG_AGO = timezone.now() - datetime.timedelta(days=1)
 A_MINUTE = datetime.timedelta(minutes=1)
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(settings) -> None:
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-cache:{uuid.uuid4().hex}"}}
-
-
 def _stuck(status: str, *, since: datetime.datetime = LONG_AGO) -> Payment:
     payment = PaymentFactory(status=status, idempotency_key=f"reconcile-{uuid.uuid4().hex}")
     Payment.objects.filter(id=payment.id).update(updated_at=since)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from apps.outbox.models import OutboxMessage
@@ -17,12 +15,6 @@ from apps.workers.retry import ReliableTask
 from tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(settings) -> None:
-    """The test's own cache keys: database ids repeat across runs that share one Redis."""
-    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-cache:{uuid.uuid4().hex}"}}
 
 
 def _listed(payment: Payment, status: str) -> list[int]:
