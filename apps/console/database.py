@@ -134,7 +134,14 @@ def _section(name: str, read: Callable[[Any], Any], timeout_ms: int, errors: dic
         return None
 
 
+def _fresh(cursor: Any) -> None:
+    """PostgreSQL keeps one snapshot of pg_stat_activity per transaction: drop it, so a reading made
+    inside a longer transaction (a caller's, a test's) sees the backends as they are now."""
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
+
+
 def _server_read(cursor: Any) -> dict[str, Any]:
+    _fresh(cursor)
     cursor.execute(
         "SELECT current_setting('max_connections')::int, current_setting('superuser_reserved_connections')::int"
         " + coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,"
@@ -147,6 +154,7 @@ def _server_read(cursor: Any) -> dict[str, Any]:
 
 def _connections_read(cursor: Any) -> list[dict[str, Any]]:
     """pg_stat_activity by application_name x state; idle-in-transaction ones carry their oldest age."""
+    _fresh(cursor)
     cursor.execute(
         "SELECT coalesce(application_name, ''), coalesce(state, ''), count(*),"
         " max(extract(epoch FROM clock_timestamp() - state_change)) FILTER (WHERE state LIKE 'idle in transaction%')"
@@ -187,6 +195,7 @@ def _activity_row(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def _long_queries_read(cursor: Any) -> list[dict[str, Any]]:
     """Statements running, and transactions left open, longer than CONSOLE_LONG_QUERY_SECONDS (not this one)."""
+    _fresh(cursor)
     cursor.execute(
         f"SELECT {_ACTIVITY_COLUMNS} FROM pg_stat_activity"
         " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
@@ -201,6 +210,7 @@ def _long_queries_read(cursor: Any) -> list[dict[str, Any]]:
 
 def _locks_read(cursor: Any) -> list[dict[str, Any]]:
     """Each backend waiting on a lock, with the pids blocking it and what they run."""
+    _fresh(cursor)
     cursor.execute(
         f"SELECT {_ACTIVITY_COLUMNS}, pg_blocking_pids(pid) FROM pg_stat_activity"
         " WHERE cardinality(pg_blocking_pids(pid)) > 0 ORDER BY query_start LIMIT %s",
@@ -413,6 +423,7 @@ def backend_signal(*, actor: Any, pid: int, how: str, backend_start: str | None 
 
 
 def _backend_for_signal(cursor: Any, *, pid: int, backend_start: str | None) -> dict[str, Any]:
+    _fresh(cursor)
     cursor.execute(
         f"SELECT {_ACTIVITY_COLUMNS}, pid = pg_backend_pid() FROM pg_stat_activity"
         " WHERE pid = %s AND backend_type = 'client backend'",
@@ -435,6 +446,7 @@ def backend_find(*, pid: int) -> dict[str, Any] | None:
     """The client backend `pid` as the activity shows it, for the confirmation page. One bounded statement."""
     try:
         with statement_timeout(settings.CONSOLE_DB_ACTIVITY_TIMEOUT), connection.cursor() as cursor:
+            _fresh(cursor)
             cursor.execute(
                 f"SELECT {_ACTIVITY_COLUMNS} FROM pg_stat_activity WHERE pid = %s AND backend_type = 'client backend'",
                 [QUERY_TEXT_CHARS, pid],

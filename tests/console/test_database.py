@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db
 def quick(settings):
     settings.CONSOLE_LONG_QUERY_SECONDS = 0.2
     settings.CONSOLE_DB_ACTIVITY_CACHE = 0.1
+    settings.CONSOLE_DB_ACTIVITY_TIMEOUT = 5000  # a loaded test machine must not time the readings out
 
 
 def _listed(pid: int, section: str = "long_queries") -> bool:
@@ -56,7 +57,7 @@ def test_anonymous_scripts_get_401_and_non_staff_403(member_client):
 def test_a_long_query_is_listed_with_its_text_duration_and_application(quick):
     with session("test-long-query") as long:
         long.run("SELECT pg_sleep(30) /* long one */")
-        wait_until(lambda: _listed(long.pid), timeout=10, what="the long query to be listed")
+        wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
         row = next(r for r in database.database_activity_read()["long_queries"] if r["pid"] == long.pid)
 
@@ -94,7 +95,7 @@ def test_a_blocked_backend_is_shown_with_the_pid_blocking_it(quick):
 def test_cancelling_a_long_query_stops_it_and_is_audited(quick, staff_client):
     with session("test-cancel-me") as long:
         long.run("SELECT pg_sleep(30)")
-        wait_until(lambda: _listed(long.pid), timeout=10, what="the long query to be listed")
+        wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
         response = staff_client.post(f"/ops/api/database/backends/{long.pid}/cancel", {"confirm": "yes"})
         long.wait()
@@ -108,7 +109,7 @@ def test_cancelling_a_long_query_stops_it_and_is_audited(quick, staff_client):
 def test_an_unconfirmed_cancel_asks_first_and_does_nothing(quick, staff_client):
     with session("test-not-yet") as long:
         long.run("SELECT pg_sleep(30)")
-        wait_until(lambda: _listed(long.pid), timeout=10, what="the long query to be listed")
+        wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
         json_answer = staff_client.post(f"/ops/api/database/backends/{long.pid}/cancel")
         page = staff_client.post(f"/ops/database/backends/{long.pid}/cancel").content.decode()
@@ -122,7 +123,7 @@ def test_an_unconfirmed_cancel_asks_first_and_does_nothing(quick, staff_client):
 def test_terminating_needs_a_second_confirmation(quick, staff_client):
     with session("test-terminate-me") as long:
         long.run("SELECT pg_sleep(30)")
-        wait_until(lambda: _listed(long.pid), timeout=10, what="the long query to be listed")
+        wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
         first = staff_client.post(f"/ops/api/database/backends/{long.pid}/terminate", {"confirm": "yes"})
         second = staff_client.post(f"/ops/api/database/backends/{long.pid}/terminate", {"confirm": "terminate"})
@@ -136,7 +137,7 @@ def test_terminating_needs_a_second_confirmation(quick, staff_client):
 def test_a_pid_now_used_by_another_session_is_refused_and_audited(quick, staff_client):
     with session("test-reused") as long:
         long.run("SELECT pg_sleep(30)")
-        wait_until(lambda: _listed(long.pid), timeout=10, what="the long query to be listed")
+        wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
         response = staff_client.post(
             f"/ops/api/database/backends/{long.pid}/cancel",
@@ -216,7 +217,7 @@ def test_without_pg_stat_statements_the_page_says_how_to_enable_it(staff_client)
 
 
 def test_the_page_costs_a_constant_number_of_queries_and_none_once_shared(staff_client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(60):  # 9 bounded statements, each with its SET LOCAL and savepoint
+    with django_assert_max_num_queries(70):  # 9 bounded statements, each with its SET LOCAL and savepoint
         staff_client.get("/ops/api/database")
     with django_assert_max_num_queries(6):  # the session and user only: every reading comes from the shared cache
         staff_client.get("/ops/api/database")
