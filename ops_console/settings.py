@@ -448,6 +448,18 @@ WS_DRAIN_TIMEOUT = env.float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
 # Seconds between the overview frames each web process pushes to its /ws/ops/ sockets (and the page's
 # polling period when the socket is down): at most one frame every 2 s.
 CONSOLE_LIVE_INTERVAL = env.float("CONSOLE_LIVE_INTERVAL", 2.0, minimum=2.0)
+# The database page (/ops/database): ms each activity statement (connections, long queries, locks) and
+# each statistics statement (indexes, tables, pg_stat_statements) may run, and seconds each is shared.
+CONSOLE_DB_ACTIVITY_TIMEOUT = env.int("CONSOLE_DB_ACTIVITY_TIMEOUT", 200, minimum=1)
+CONSOLE_DB_STATS_TIMEOUT = env.int("CONSOLE_DB_STATS_TIMEOUT", 500, minimum=1)
+CONSOLE_DB_ACTIVITY_CACHE = env.float("CONSOLE_DB_ACTIVITY_CACHE", 2.0, minimum=0.1)
+CONSOLE_DB_STATS_CACHE = env.float("CONSOLE_DB_STATS_CACHE", 30.0, minimum=0.1)
+# Seconds a statement (or an open transaction) runs before the page lists it as long-running.
+CONSOLE_LONG_QUERY_SECONDS = env.float("CONSOLE_LONG_QUERY_SECONDS", 5.0, minimum=0.1)
+# The workers page (/ops/workers): seconds a broadcast to the workers waits for their replies, and
+# seconds a worker that stopped reporting stays listed as lost.
+CONSOLE_CONTROL_TIMEOUT = env.float("CONSOLE_CONTROL_TIMEOUT", 2.0, minimum=0.1)
+CONSOLE_WORKER_LOST_AFTER = env.float("CONSOLE_WORKER_LOST_AFTER", 3600.0, minimum=1.0)
 
 # --- Auth, i18n, static ----------------------------------------------------
 

@@ -39,6 +39,7 @@ class OperatorAction(models.Model):
             ("replay_deadletters", "Can replay dead letters from the console"),
             ("cancel_queries", "Can cancel running database queries from the console"),
             ("run_drills", "Can run failure drills from the console"),
+            ("control_workers", "Can revoke tasks, pause queues and stop workers from the console"),
         ]
         indexes = [
             # The audit page, newest first: ORDER BY created_at DESC LIMIT n.

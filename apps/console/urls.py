@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.console import views
+from apps.console import database_views, views, workers_views
 
 app_name = "console"
 
@@ -11,8 +11,38 @@ urlpatterns = [
     path("ops/alerts", views.alerts, name="alerts"),
     path("ops/audit", views.audit, name="audit"),
     path("ops/live", views.live, name="live"),
+    path("ops/database", database_views.database_page, name="database"),
+    path(
+        "ops/database/backends/<int:pid>/cancel",
+        database_views.backend_signal,
+        {"how": "cancel"},
+        name="database-cancel",
+    ),
+    path(
+        "ops/database/backends/<int:pid>/terminate",
+        database_views.backend_signal,
+        {"how": "terminate"},
+        name="database-terminate",
+    ),
+    path("ops/workers", workers_views.workers_page, name="workers"),
+    path("ops/workers/control", workers_views.worker_control, name="workers-control"),
     # JSON twins under /ops/api/ (they move to the django-ninja API's "console" tag later).
     path("ops/api/overview", views.overview, name="api-overview"),
     path("ops/api/alerts", views.alerts, name="api-alerts"),
     path("ops/api/audit", views.audit, name="api-audit"),
+    path("ops/api/database", database_views.database_page, name="api-database"),
+    path(
+        "ops/api/database/backends/<int:pid>/cancel",
+        database_views.backend_signal,
+        {"how": "cancel"},
+        name="api-database-cancel",
+    ),
+    path(
+        "ops/api/database/backends/<int:pid>/terminate",
+        database_views.backend_signal,
+        {"how": "terminate"},
+        name="api-database-terminate",
+    ),
+    path("ops/api/workers", workers_views.workers_page, name="api-workers"),
+    path("ops/api/workers/control", workers_views.worker_control, name="api-workers-control"),
 ]

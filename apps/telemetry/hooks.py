@@ -48,14 +48,18 @@ def task_retried(request: Any = None, sender: Any = None, **_: Any) -> None:
     metrics.increment("tasks_retried", task=getattr(sender, "name", None) or "unknown")
 
 
-def task_stamp_enqueued_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+def task_stamp_enqueued_at(headers: dict[str, Any] | None = None, routing_key: str | None = None, **_: Any) -> None:
     if headers is not None:
         headers.setdefault(ENQUEUED_AT_HEADER, time.time())
+    metrics.increment("tasks_published", queue=routing_key or "unknown")
 
 
-def worker_main_ready(**_: Any) -> None:
+def worker_main_ready(sender: Any = None, **_: Any) -> None:
+    from apps.telemetry import celery_state
     from apps.telemetry.reporter import reporter_start
 
+    if sender is not None:
+        celery_state.consumer_keep(sender)
     reporter_start(kind="worker")
 
 
@@ -72,7 +76,10 @@ def process_stopping(**_: Any) -> None:
     reporter_stop()
 
 
-def beat_started(**_: Any) -> None:
+def beat_started(sender: Any = None, **_: Any) -> None:
+    from apps.telemetry import celery_state
     from apps.telemetry.reporter import reporter_start
 
+    if sender is not None:
+        celery_state.beat_keep(sender)
     reporter_start(kind="beat")

@@ -53,9 +53,20 @@ def snapshot_publish(snapshot: dict[str, Any]) -> bool:
         pipe.set(key("process", snapshot["id"]), json.dumps(snapshot, separators=(",", ":")), px=ttl_ms)
         pipe.zadd(key("processes"), {snapshot["id"]: now})
         pipe.zremrangebyscore(key("processes"), "-inf", now - snapshot_ttl())
+        if snapshot.get("worker"):
+            _worker_seen(pipe, snapshot, now)
         pipe.execute()
 
     return redis_write(write, what="telemetry_publish")
+
+
+def _worker_seen(pipe: Any, snapshot: dict[str, Any], now: float) -> None:
+    """A worker's main process is remembered for CONSOLE_WORKER_LOST_AFTER, so one that stops
+    reporting is shown as lost rather than silently dropped (`<p>:workers-seen`, `<p>:worker-last:<group>`)."""
+    keep_ms = int(settings.CONSOLE_WORKER_LOST_AFTER * 1000)
+    pipe.set(key("worker-last", snapshot["group"]), json.dumps(snapshot, separators=(",", ":")), px=keep_ms)
+    pipe.zadd(key("workers-seen"), {snapshot["group"]: now})
+    pipe.zremrangebyscore(key("workers-seen"), "-inf", now - settings.CONSOLE_WORKER_LOST_AFTER)
 
 
 def snapshot_remove(process_id: str) -> bool:
@@ -65,6 +76,11 @@ def snapshot_remove(process_id: str) -> bool:
         pipe = client.pipeline(transaction=False)
         pipe.delete(key("process", process_id))
         pipe.zrem(key("processes"), process_id)
+        # A worker's main process that stops cleanly is not lost (its id is worker:<group>).
+        if process_id.startswith("worker:"):
+            group = process_id.removeprefix("worker:")
+            pipe.zrem(key("workers-seen"), group)
+            pipe.delete(key("worker-last", group))
         pipe.execute()
 
     return redis_write(delete, what="telemetry_remove")

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
+from apps.telemetry import celery_state
 from lib import metrics
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
@@ -84,6 +85,8 @@ def reading_now() -> Reading:
     for labels, count in metrics.counter_items("http_calls"):
         named = dict(labels)
         reading[f"out.calls.{named['target']}.{named['outcome']}"] = float(count)
+    for labels, count in metrics.counter_items("tasks_published"):
+        reading[f"published.{dict(labels)['queue']}"] = float(count)
     for labels, counts in metrics.histograms("http_call_ms").items():
         reading[f"out.latency.{dict(labels)['target']}"] = counts
     stats = pool_stats()
@@ -151,6 +154,17 @@ def snapshot_build(*, identity: Identity, window: Window) -> dict[str, Any]:
             "fail_open": metrics.counter_value("rate_limit_fail_open"),
             "rejections": sum(n for _, n in metrics.counter_items("rate_limit_rejections")),
         },
+        # Tasks this process published, per queue: totals and over the window (the workers page's enqueue rate).
+        "published": {
+            "total": {
+                n.removeprefix("published."): int(_number(reading, n)) for n in reading if n.startswith("published.")
+            },
+            "recent": {
+                n.removeprefix("published."): int(_number(recent, n)) for n in recent if n.startswith("published.")
+            },
+        },
+        "worker": celery_state.worker_state() if identity.kind == "worker" else None,
+        "beat": celery_state.beat_state() if identity.kind == "beat" else None,
     }
 
 
@@ -172,6 +186,8 @@ def _pool(recent: Reading) -> dict[str, float] | None:
         "timeouts_total": int(stats.get("requests_errors", 0)),
         "wait_ms_total": stats.get("requests_wait_ms", 0.0),
         "requests_total": int(stats.get("requests_num", 0)),
+        # Over the window: connection requests served (the database page's mean wait per request).
+        "requests": int(_number(recent, "pool.requests")),
         "connections_lost": int(stats.get("connections_lost", 0)),
     }
 
@@ -196,8 +212,14 @@ def _tasks(reading: Reading, recent: Reading, elapsed: float) -> dict[str, Any]:
         entry = by_name.setdefault(task, {s: 0 for s in TASK_STATES})
         entry[state] = value if isinstance(value, list) else int(value)
     totals = {s: int(sum(_number(recent, n) for n in recent if n.startswith(f"task.{s}."))) for s in TASK_STATES}
+    recent_by_name: dict[str, dict[str, int]] = {}
+    for name in recent:
+        if name.startswith("task.") and not name.startswith("task.runtime."):
+            _, state, task = name.split(".", 2)
+            recent_by_name.setdefault(task, {s: 0 for s in TASK_STATES})[state] = int(_number(recent, name))
     return {
         "by_name": by_name,
+        "recent_by_name": recent_by_name,
         "recent": totals,
         "per_s": round((totals["succeeded"] + totals["failed"]) / elapsed, 3),
     }

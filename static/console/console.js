@@ -148,6 +148,18 @@
   document.addEventListener("visibilitychange", function () {
     if (document.hidden) { pause(); } else { setBadge("connecting", "connecting…"); connect(); }
   });
+  /* Pages with a live region of their own (#page-live[data-refresh-url]) poll it every interval while
+     visible: one shared, briefly cached reading server-side, so many viewers cost what one does. */
+  var pageLive = document.getElementById("page-live");
+  if (pageLive && pageLive.dataset.refreshUrl) {
+    window.setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(pageLive.dataset.refreshUrl, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.text(); })
+        .then(function (html) { pageLive.innerHTML = html; series = readSeries(); drawSparks(); pageLive.dataset.refreshed = String(Date.now()); })
+        .catch(function () { setBadge("reconnecting", "reconnecting"); });
+    }, interval);
+  }
   drawSparks();
   tickUpdated();
   window.setInterval(tickUpdated, 1000);
