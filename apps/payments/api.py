@@ -19,6 +19,8 @@ from apps.payments.selectors import (
     payment_to_dict,
 )
 from apps.payments.services import (
+    ACTOR_OPERATOR,
+    ACTOR_WEBHOOK,
     CoursePaymentConflict,
     IdempotencyKeyReused,
     IllegalTransition,
@@ -143,7 +145,7 @@ def payment_status_view(request: HttpRequest, payment_id: int) -> JsonResponse:
     data = validated(PaymentStatusForm, json_object(request))
     payment = _payment_or_404(payment_id)
     try:
-        payment = payment_settle(payment_id=payment.id, status=data["status"])
+        payment = payment_settle(payment_id=payment.id, status=data["status"], actor=ACTOR_OPERATOR)
     except IllegalTransition as exc:
         raise _conflict(exc) from exc
     return JsonResponse(payment_to_dict(payment))
@@ -168,7 +170,9 @@ def payment_webhook_view(request: HttpRequest) -> JsonResponse:
     charge = _settled_charge(json_loads(raw))
     payment = _payment_for_charge(charge)
     try:
-        payment = payment_settle(payment_id=payment.id, status=charge["status"], provider_payment_id=charge.get("id"))
+        payment = payment_settle(
+            payment_id=payment.id, status=charge["status"], provider_payment_id=charge.get("id"), actor=ACTOR_WEBHOOK
+        )
     except IllegalTransition as exc:
         logger.warning("payment_webhook_conflict", payment_id=payment.id, current=exc.payment.status)
         raise _conflict(exc) from exc
