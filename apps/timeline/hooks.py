@@ -11,14 +11,26 @@ from typing import Any
 
 from apps.timeline.models import TimelineKind
 from apps.timeline.recorder import MESSAGE_MAX, task_subject, timeline_record, timeline_stop
+from apps.web.correlation import CELERY_HEADER
+from lib.context import valid_correlation_id
 
 DEAD_LETTERED_FLAG = "ops_dead_lettered"
 
 
-def _record(task_name: str, args: Any, name: str, **detail: Any) -> None:
+def _record(task_name: str, args: Any, name: str, request: Any = None, **detail: Any) -> None:
+    """`request`: the task's, whose header names the message's correlation id (the context may be unbound)."""
     subject = task_subject(task_name, args)
-    if subject is not None:
-        timeline_record(subject=subject, kind=TimelineKind.TASK, name=name, actor=task_name, detail=detail)
+    if subject is None:
+        return
+    correlation_id = valid_correlation_id(getattr(request, CELERY_HEADER, None)) if request is not None else None
+    timeline_record(
+        subject=subject,
+        kind=TimelineKind.TASK,
+        name=name,
+        actor=task_name,
+        detail=detail,
+        correlation_id=correlation_id,
+    )
 
 
 def task_enqueued(
@@ -34,7 +46,9 @@ def task_enqueued(
 
 def task_started(task_id: str | None = None, task: Any = None, args: Any = None, **_: Any) -> None:
     request = getattr(task, "request", None)
-    _record(getattr(task, "name", ""), args, "started", task_id=task_id, attempt=getattr(request, "retries", 0) + 1)
+    _record(
+        getattr(task, "name", ""), args, "started", request, task_id=task_id, attempt=getattr(request, "retries", 0) + 1
+    )
 
 
 def task_retried(request: Any = None, reason: Any = None, sender: Any = None, **_: Any) -> None:
@@ -43,6 +57,7 @@ def task_retried(request: Any = None, reason: Any = None, sender: Any = None, **
         getattr(sender, "name", ""),
         getattr(request, "args", None),
         "retried",
+        request,
         task_id=getattr(request, "id", None),
         attempt=getattr(request, "retries", 0) + 1,
         error_class=type(error).__name__,
@@ -58,7 +73,8 @@ def task_finished(
     request = getattr(task, "request", None)
     if state == "SUCCESS" and getattr(request, DEAD_LETTERED_FLAG, False):
         return
-    _record(getattr(task, "name", ""), args, "succeeded" if state == "SUCCESS" else "failed", task_id=task_id)
+    name = "succeeded" if state == "SUCCESS" else "failed"
+    _record(getattr(task, "name", ""), args, name, request, task_id=task_id)
 
 
 def process_stopping(**_: Any) -> None:
