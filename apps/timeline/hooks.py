@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.timeline.models import TimelineKind
-from apps.timeline.recorder import MESSAGE_MAX, task_subject, timeline_record, timeline_stop
+from apps.timeline.recorder import MESSAGE_MAX, task_subject, timeline_flush_if_due, timeline_record, timeline_stop
 from apps.web.correlation import CELERY_HEADER
 from lib.context import valid_correlation_id
 
@@ -68,13 +68,12 @@ def task_retried(request: Any = None, reason: Any = None, sender: Any = None, **
 def task_finished(
     task_id: str | None = None, task: Any = None, args: Any = None, state: str | None = None, **_: Any
 ) -> None:
-    if state not in ("SUCCESS", "FAILURE"):
-        return  # RETRY was recorded by task_retried
     request = getattr(task, "request", None)
-    if state == "SUCCESS" and getattr(request, DEAD_LETTERED_FLAG, False):
-        return
-    name = "succeeded" if state == "SUCCESS" else "failed"
-    _record(getattr(task, "name", ""), args, name, request, task_id=task_id)
+    # RETRY was recorded by task_retried; a dead letter by ReliableTask.
+    if state == "FAILURE" or (state == "SUCCESS" and not getattr(request, DEAD_LETTERED_FLAG, False)):
+        name = "succeeded" if state == "SUCCESS" else "failed"
+        _record(getattr(task, "name", ""), args, name, request, task_id=task_id)
+    timeline_flush_if_due()
 
 
 def process_stopping(**_: Any) -> None:

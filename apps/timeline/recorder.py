@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -52,6 +53,7 @@ MESSAGE_MAX = 500
 _buffer: deque[TimelineEvent] = deque()
 _lock = threading.Lock()
 _flusher: _Flusher | None = None
+_last_flush = 0.0
 
 
 def subject(kind: str, object_id: object) -> str:
@@ -139,7 +141,7 @@ def timeline_flush() -> int:
         with statement_timeout(settings.TIMELINE_SQL_TIMEOUT):
             TimelineEvent.objects.bulk_create(batch, batch_size=500)
     except DatabaseError as exc:
-        logger.warning("timeline_flush_failed", events=len(batch), error_class=type(exc).__name__)
+        logger.warning("timeline_flush_failed", events=len(batch), error_class=type(exc).__name__, error=str(exc)[:200])
         with _lock:
             room = max(0, settings.TIMELINE_BUFFER_MAX - len(_buffer))
             _buffer.extendleft(reversed(batch[:room]))
@@ -151,6 +153,17 @@ def timeline_flush() -> int:
             connection.close()
     metrics.increment("timeline_written", len(batch))
     return len(batch)
+
+
+def timeline_flush_if_due() -> int:
+    """Flush on this thread when the last flush is an interval old (a worker, after each task, on the
+    connection its tasks use); otherwise nothing. The flusher thread covers a process that goes idle."""
+    global _last_flush
+    interval = settings.TIMELINE_FLUSH_INTERVAL
+    if interval <= 0 or not _buffer or time.monotonic() - _last_flush < interval:
+        return 0
+    _last_flush = time.monotonic()
+    return timeline_flush()
 
 
 def timeline_buffered() -> int:
