@@ -9,7 +9,11 @@
 2. No-op tasks through ReliableTask vs a plain @shared_task with the same
    options (acks_late, reject_on_worker_lost, ignore_result), same worker,
    same run, interleaved rounds; prints tasks/s and the ratio.
-3. Hand-offs: a ReliableTask no-op enqueued from a committing transaction
+3. The payment timeline's cost: the same end-to-end pipelines with the
+   timeline off (TIMELINE_ENABLED=0 in this process and a fresh worker) and
+   on, interleaved rounds in one run; prints pipelines/s each way and the
+   ratio (target >= 0.9).
+4. Hand-offs: a ReliableTask no-op enqueued from a committing transaction
    through the outbox (INSERT, publish after commit, DELETE) vs the old
    `transaction.on_commit(task.delay)`, each in a transaction that writes one
    row, interleaved rounds; prints the committing side's hand-offs/s and the
@@ -45,8 +49,13 @@ from bench.pipeline_tasks import COUNTER_KEY, bench_noop_plain, bench_noop_relia
 from tests.support.waiting import wait_until  # noqa: E402
 
 
-def start_worker(concurrency: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OPS_PROCESS_KIND": "worker", "LOG_LEVEL": "WARNING"}
+def start_worker(concurrency: int, *, timeline: bool = True) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "OPS_PROCESS_KIND": "worker",
+        "LOG_LEVEL": "WARNING",
+        "TIMELINE_ENABLED": "1" if timeline else "0",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "ops_console", "worker", "-Q", ",".join(settings.WORKER_QUEUES),
          "--pool", "prefork", "--concurrency", str(concurrency), "--prefetch-multiplier", "4", "--include", "bench.pipeline_tasks",
@@ -128,6 +137,7 @@ def main() -> None:
     parser.add_argument("--handoffs", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--timeline-rounds", type=int, default=2, help="rounds of pipelines with the timeline off/on")
     args = parser.parse_args()
 
     call_command("migrate", "--no-input", verbosity=0)
@@ -157,8 +167,37 @@ def main() -> None:
         )
         print(f"ratio outbox/.delay:        {max(outboxed) / max(direct):.2f}")
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        stop_worker(worker)
+    bench_timeline_cost(args)
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=30)
+
+
+def bench_timeline_cost(args: argparse.Namespace) -> None:
+    """Pipelines/s with the payment timeline off and on: a fresh worker each round, interleaved."""
+    from apps.timeline.models import TimelineEvent
+    from apps.timeline.recorder import timeline_flush
+
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(args.timeline_rounds):
+        for enabled in (False, True):
+            settings.TIMELINE_ENABLED = enabled  # this process publishes the first step of each pipeline
+            worker = start_worker(args.concurrency, timeline=enabled)
+            try:
+                bench_noops(bench_noop_plain, 200)  # warm up the pool processes
+                rates[enabled].append(bench_pipelines(args.pipelines, args.sessions))
+            finally:
+                stop_worker(worker)  # a clean stop flushes the worker's buffered events
+            timeline_flush()
+    off, on = max(rates[False]), max(rates[True])
+    print(f"pipelines, timeline off: {off:,.1f} /s (rounds: {', '.join(f'{r:,.1f}' for r in rates[False])})")
+    print(f"pipelines, timeline on:  {on:,.1f} /s (rounds: {', '.join(f'{r:,.1f}' for r in rates[True])})")
+    print(f"ratio timeline on/off:   {on / off:.2f} (target >= 0.9)")
+    per_pipeline = TimelineEvent.objects.count() / (args.pipelines * args.timeline_rounds)
+    print(f"timeline events per pipeline: {per_pipeline:.1f}")
 
 
 if __name__ == "__main__":

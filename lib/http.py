@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -150,12 +151,14 @@ class BoundedHttpClient:
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: tuple[float, float] | None = None,
+        on_attempt: Callable[[dict[str, Any]], None] | None = None,
     ) -> requests.Response:
         """Send a request to the target, retrying where that is safe. Talks to the network.
 
         Returns every answer below 500, 4xx included. Raises UpstreamTimeout,
         UpstreamUnavailable (CircuitOpen when the breaker is open) or UpstreamError.
         `timeout` is (connect, read) in seconds; each is capped by the request's deadline.
+        `on_attempt` is told each attempt: {attempt, status, outcome, duration_ms, breaker} (no I/O of its own).
         """
         method = method.upper()
         url = self._url(path)
@@ -165,7 +168,7 @@ class BoundedHttpClient:
         attempts = 1 + self.config.retries if _may_retry(method, idempotency_key) else 1
         for attempt in range(1, attempts + 1):
             try:
-                return self._attempt(method, url, json, send_headers, timeout, attempt)
+                return self._attempt(method, url, json, send_headers, timeout, attempt, on_attempt)
             except UpstreamFailure as error:
                 if attempt == attempts or not _worth_retrying(error) or not _backoff(attempt):
                     raise
@@ -194,10 +197,12 @@ class BoundedHttpClient:
         headers: dict[str, str],
         timeout: tuple[float, float] | None,
         attempt: int,
+        on_attempt: Callable[[dict[str, Any]], None] | None = None,
     ) -> requests.Response:
         started = time.monotonic()
         status: int | None = None
         outcome = "error"
+        breaker = None
         try:
             remaining = remaining_seconds()
             if remaining is not None and remaining <= 0:
@@ -205,7 +210,9 @@ class BoundedHttpClient:
             bound = self._timeout(timeout)
             try:
                 # Not breaker.call(): it holds a lock for the whole call, one request per target at a time.
-                response = self._breaker.state.call(self._send, method, url, json, headers, bound)
+                state = self._breaker.state  # read once: its name is the breaker state this attempt met
+                breaker = state.name
+                response = state.call(self._send, method, url, json, headers, bound)
             except pybreaker.CircuitBreakerError:
                 raise CircuitOpen(self.target, "circuit breaker is open") from None
             status = response.status_code
@@ -216,7 +223,12 @@ class BoundedHttpClient:
             status = getattr(error, "status", None)
             raise
         finally:
-            self._record(method, url, status, outcome, attempt, started)
+            duration_ms = self._record(method, url, status, outcome, attempt, started)
+            if on_attempt is not None:
+                on_attempt(
+                    {"attempt": attempt, "status": status, "outcome": outcome, "duration_ms": duration_ms,
+                     "breaker": breaker}
+                )  # fmt: skip
 
     def _timeout(self, timeout: tuple[float, float] | None) -> tuple[float, float]:
         connect, read = timeout or (self.config.connect_timeout, self.config.read_timeout)
@@ -241,7 +253,7 @@ class BoundedHttpClient:
             raise UpstreamError(self.target, response.status_code)
         return response
 
-    def _record(self, method: str, url: str, status: int | None, outcome: str, attempt: int, started: float) -> None:
+    def _record(self, method: str, url: str, status: int | None, outcome: str, attempt: int, started: float) -> float:
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         log = logger.info if outcome in ("ok", "client_error") else logger.warning
         log(
@@ -259,6 +271,7 @@ class BoundedHttpClient:
         if outcome != "circuit_open":  # nothing was called; it would drag the percentiles to zero
             metrics.observe("http_call_ms", duration_ms, target=self.target)
             metrics.observe_histogram("http_call_ms", duration_ms, target=self.target)
+        return duration_ms
 
 
 def _session(pool_maxsize: int) -> requests.Session:

@@ -62,6 +62,7 @@ LOCAL_APPS = [
     "apps.demo",
     "apps.realtime",
     "apps.telemetry",
+    "apps.timeline",
     "apps.console",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -286,6 +287,7 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-pipelines": {"task": "pipeline.resume_stalled", "schedule": 300.0},
     "prune-expired-data": {"task": "deadletters.prune", "schedule": 3600.0},
     "telemetry-sample": {"task": "telemetry.sample", "schedule": 30.0},
+    "timeline-prune": {"task": "timeline.prune", "schedule": 600.0},
 }
 # Dead letters resolved or discarded this many days ago are pruned (each prune is audited).
 DEADLETTER_RETENTION_DAYS = env.int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
@@ -442,6 +444,19 @@ WS_KEY_PREFIX = env.str("WS_KEY_PREFIX", "ws")
 WS_PUBLISH_TIMEOUT = env.float("WS_PUBLISH_TIMEOUT", 1.0, minimum=0.01)
 # Seconds SIGTERM gives open sockets to take their 1001 before the server stops.
 WS_DRAIN_TIMEOUT = env.float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
+
+# --- Payment timeline (apps/timeline, docs/console.md#payment-timeline) ---------
+
+TIMELINE_ENABLED = env.bool("TIMELINE_ENABLED", True)
+# Seconds between two batch writes of a process's buffered events; 0 writes each event at once (tests).
+TIMELINE_FLUSH_INTERVAL = env.float("TIMELINE_FLUSH_INTERVAL", 1.0, minimum=0.0)
+# Events a process buffers at most; past that new events are dropped and counted (timeline_dropped).
+TIMELINE_BUFFER_MAX = env.int("TIMELINE_BUFFER_MAX", 10000, minimum=100)
+# Milliseconds a batch write or a timeline page's read may take.
+TIMELINE_SQL_TIMEOUT = env.int("TIMELINE_SQL_TIMEOUT", 500, minimum=1)
+# Events older than this many days are deleted by beat's timeline.prune, TIMELINE_PRUNE_BATCH rows per batch.
+TIMELINE_RETENTION_DAYS = env.int("TIMELINE_RETENTION_DAYS", 30, minimum=1)
+TIMELINE_PRUNE_BATCH = env.int("TIMELINE_PRUNE_BATCH", 5000, minimum=1)
 
 # --- Operations console (apps/console, docs/console.md) -----------------------
 

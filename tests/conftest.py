@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -60,3 +61,15 @@ def isolated_breakers(settings) -> None:
 def isolated_telemetry(settings) -> None:
     """Each test reads and writes its own process snapshots and overview cache: concurrent test runs share one Redis."""
     settings.TELEMETRY_KEY_PREFIX = f"test-telemetry:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def timeline_flushed_by_the_test(settings) -> Iterator[None]:
+    """In-process tests start no timeline flusher: a test that reads buffered events calls timeline_flush(),
+    on its own connection, so the rows roll back with it. Processes the tests start batch as in production."""
+    from apps.timeline.recorder import timeline_discard
+
+    settings.TIMELINE_FLUSH_INTERVAL = 0
+    timeline_discard()
+    yield
+    timeline_discard()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.console import database_views, views, workers_views
+from apps.console import database_views, timeline_views, views, workers_views
 
 app_name = "console"
 
@@ -26,6 +26,8 @@ urlpatterns = [
     ),
     path("ops/workers", workers_views.workers_page, name="workers"),
     path("ops/workers/control", workers_views.worker_control, name="workers-control"),
+    path("ops/payments", timeline_views.payment_search, name="payments"),
+    path("ops/payments/<int:payment_id>", timeline_views.payment, name="payment"),
     # JSON twins under /ops/api/ (they move to the django-ninja API's "console" tag later).
     path("ops/api/overview", views.overview, name="api-overview"),
     path("ops/api/alerts", views.alerts, name="api-alerts"),
@@ -45,4 +47,6 @@ urlpatterns = [
     ),
     path("ops/api/workers", workers_views.workers_page, name="api-workers"),
     path("ops/api/workers/control", workers_views.worker_control, name="api-workers-control"),
+    path("ops/api/payments", timeline_views.payment_search, name="api-payments"),
+    path("ops/api/payments/<int:payment_id>", timeline_views.payment, name="api-payment"),
 ]

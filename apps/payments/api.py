@@ -32,6 +32,8 @@ from apps.payments.selectors import (
     payment_to_dict,
 )
 from apps.payments.services import (
+    ACTOR_OPERATOR,
+    ACTOR_WEBHOOK,
     CoursePaymentConflict,
     IdempotencyKeyReused,
     IllegalTransition,
@@ -181,7 +183,7 @@ def student_payment_list_view(
 def payment_status_view(request: HttpRequest, payment_id: PaymentId, data: PaymentStatusIn) -> dict[str, object]:
     payment = _payment_or_404(payment_id)
     try:
-        payment = payment_settle(payment_id=payment.id, status=data.status)
+        payment = payment_settle(payment_id=payment.id, status=data.status, actor=ACTOR_OPERATOR)
     except IllegalTransition as exc:
         raise _conflict(exc) from exc
     return payment_to_dict(payment)
@@ -238,7 +240,9 @@ def payment_webhook_view(
     charge = event.data.object
     payment = _payment_for_charge(charge)
     try:
-        payment = payment_settle(payment_id=payment.id, status=charge.status, provider_payment_id=charge.id)
+        payment = payment_settle(
+            payment_id=payment.id, status=charge.status, provider_payment_id=charge.id, actor=ACTOR_WEBHOOK
+        )
     except IllegalTransition as exc:
         logger.warning("payment_webhook_conflict", payment_id=payment.id, current=exc.payment.status)
         raise _conflict(exc) from exc

@@ -16,11 +16,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import structlog
 
+from apps.timeline.models import TimelineKind
+from apps.timeline.recorder import subject, timeline_record
 from lib.db import BIGINT_MAX
 from lib.http import UpstreamError, UpstreamTimeout, UpstreamUnavailable, http_client
 
@@ -77,26 +79,27 @@ def charge_matches(*, payment: Payment, charge: dict) -> bool:
 
 def provider_charge(*, payment: Payment) -> ChargeResult:
     """POST /v1/charges for the payment. Network call, bounded by PAYMENT_TIMEOUT."""
-    started = time.monotonic()
+    started, attempts = time.monotonic(), list[dict[str, Any]]()
     try:
         response = http_client(PROVIDER_TARGET).request(
             "POST",
             "/v1/charges",
             json={"amount": str(payment.amount), "currency": payment.currency, "reference": payment_reference(payment)},
             idempotency_key=payment.idempotency_key,
+            on_attempt=attempts.append,
         )
     except UpstreamTimeout as exc:
-        _log_call(payment, started, "timeout")
+        _log_call(payment, started, attempts, "timeout")
         raise ProviderTimeout("The payment provider did not answer in time.") from exc
     except (UpstreamUnavailable, UpstreamError) as exc:
-        _log_call(payment, started, "unavailable")
+        _log_call(payment, started, attempts, "unavailable")
         raise ProviderUnavailable("The payment provider is unavailable.") from exc
     body = _json_or_none(response)
     status = body.get("status") if body else None
     if response.status_code >= 300 or not body or status not in SETTLED_STATUSES or not body.get("id"):
-        _log_call(payment, started, "bad_response", status_code=response.status_code)
+        _log_call(payment, started, attempts, "bad_response", status_code=response.status_code)
         raise ProviderUnavailable("The payment provider gave an unexpected answer.")
-    _log_call(payment, started, status)
+    _log_call(payment, started, attempts, status)
     return ChargeResult(provider_payment_id=str(body["id"]), status=status)
 
 
@@ -106,25 +109,25 @@ def provider_charge_lookup(*, payment: Payment) -> ChargeResult | None:
     A read: it never creates a charge. Network call, bounded by PAYMENT_TIMEOUT.
     Raises ProviderTimeout or ProviderUnavailable when the provider cannot say.
     """
-    started = time.monotonic()
+    started, attempts = time.monotonic(), list[dict[str, Any]]()
     try:
         path = f"/v1/charges?{urlencode({'idempotency_key': payment.idempotency_key})}"
-        response = http_client(PROVIDER_TARGET).request("GET", path)
+        response = http_client(PROVIDER_TARGET).request("GET", path, on_attempt=attempts.append)
     except UpstreamTimeout as exc:
-        _log_call(payment, started, "timeout", call="lookup")
+        _log_call(payment, started, attempts, "timeout", call="lookup")
         raise ProviderTimeout("The payment provider did not answer in time.") from exc
     except (UpstreamUnavailable, UpstreamError) as exc:
-        _log_call(payment, started, "unavailable", call="lookup")
+        _log_call(payment, started, attempts, "unavailable", call="lookup")
         raise ProviderUnavailable("The payment provider is unavailable.") from exc
     body = _json_or_none(response) or {}
     if response.status_code == 404 and (body.get("error") or {}).get("code") == CHARGE_NOT_FOUND:
-        _log_call(payment, started, "not_found", call="lookup")
+        _log_call(payment, started, attempts, "not_found", call="lookup")
         return None
     status = body.get("status")
     if response.status_code != 200 or status not in SETTLED_STATUSES or not body.get("id"):
-        _log_call(payment, started, "bad_response", call="lookup", status_code=response.status_code)
+        _log_call(payment, started, attempts, "bad_response", call="lookup", status_code=response.status_code)
         raise ProviderUnavailable("The payment provider gave an unexpected answer.")
-    _log_call(payment, started, status, call="lookup")
+    _log_call(payment, started, attempts, status, call="lookup")
     return ChargeResult(provider_payment_id=str(body["id"]), status=status)
 
 
@@ -136,11 +139,15 @@ def _json_or_none(response: object) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
-def _log_call(payment: Payment, started: float, outcome: str, **fields: object) -> None:
-    logger.info(
-        "payment_provider_call",
-        payment_id=payment.pk,
-        outcome=outcome,
-        duration_ms=round((time.monotonic() - started) * 1000),
-        **fields,
+def _log_call(payment: Payment, started: float, attempts: list[dict], outcome: str, **fields: object) -> None:
+    """The log line, and the payment's timeline event (buffered: no I/O here) with every attempt."""
+    duration_ms = round((time.monotonic() - started) * 1000)
+    logger.info("payment_provider_call", payment_id=payment.pk, outcome=outcome, duration_ms=duration_ms, **fields)
+    call = str(fields.get("call", "charge"))
+    timeline_record(
+        subject=subject("payment", payment.pk),
+        kind=TimelineKind.PROVIDER,
+        name=call,
+        actor=PROVIDER_TARGET,
+        detail={"outcome": outcome, "duration_ms": duration_ms, "attempts": attempts, **fields},
     )

@@ -50,9 +50,17 @@ from apps.payments.selectors import (
 )
 from apps.pipeline.services import pipeline_start_for_payment
 from apps.realtime.services import OPS_GROUP, publish_event
+from apps.timeline.models import TimelineKind
+from apps.timeline.recorder import subject, timeline_record_now
 from lib.db import db_connection_release, integrity_constraint_name
 
 logger = structlog.get_logger(__name__)
+
+# Who moved a payment, as its timeline says.
+ACTOR_API = "api"
+ACTOR_WEBHOOK = "webhook"
+ACTOR_RECONCILIATION = "reconciliation"
+ACTOR_OPERATOR = "operator"
 
 
 class PaymentError(Exception):
@@ -148,6 +156,7 @@ def _payment_insert_once(request: PaymentRequest) -> tuple[Payment, bool]:
                 idempotency_key=request.idempotency_key,
             )
             _ensure_course_not_paid(request)
+            _timeline_state(payment, old=None, actor=ACTOR_API, amount=str(payment.amount), currency=payment.currency)
     except IntegrityError as exc:
         # A concurrent request with the same key won the insert (it has committed)...
         same_key = payment_get_by_idempotency_key(idempotency_key=request.idempotency_key)
@@ -214,6 +223,7 @@ def payment_charge(*, payment_id: int) -> Payment:
         payment = Payment.objects.get(id=payment_id)
         if claimed:
             _hand_off_cache_invalidation(payment)
+            _timeline_state(payment, old=PaymentStatus.CREATED, actor=ACTOR_API)
     if not claimed:
         return payment
     logger.info("payment_state_changed", payment_id=payment.id, old="created", new="pending")
@@ -224,15 +234,19 @@ def payment_charge(*, payment_id: int) -> Payment:
     # 3. Settle through the state machine; a database that cannot take it now leaves it to the webhook.
     try:
         return payment_settle(
-            payment_id=payment.id, status=result.status, provider_payment_id=result.provider_payment_id
+            payment_id=payment.id, status=result.status, provider_payment_id=result.provider_payment_id, actor=ACTOR_API
         )
     except DatabaseError as exc:
         logger.error("payment_settle_deferred", payment_id=payment.id, error_class=type(exc).__name__)
         raise SettlementDeferred(payment, result.status) from exc
 
 
-def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | None = None) -> Payment:
+def payment_settle(
+    *, payment_id: int, status: str, provider_payment_id: str | None = None, actor: str = ACTOR_API
+) -> Payment:
     """Move a payment to `status` if the state machine allows it; the same status again is a no-op.
+
+    `actor` (ACTOR_*: who moved it) goes on the payment's timeline, written in the same transaction.
 
     Every change writes the invalidation of the student's cached lists to the
     outbox in the same transaction (published when it commits), and a success
@@ -252,6 +266,7 @@ def payment_settle(*, payment_id: int, status: str, provider_payment_id: str | N
         payment.save(update_fields=["status", "provider_payment_id", "updated_at"])
         logger.info("payment_state_changed", payment_id=payment.id, old=old, new=status)
         _hand_off_cache_invalidation(payment)
+        _timeline_state(payment, old=old, actor=actor)
         if status == PaymentStatus.SUCCEEDED:
             pipeline_start_for_payment(payment_id=payment.id)
             logger.info("payment_downstream_enqueued", payment_id=payment.id)
@@ -266,7 +281,7 @@ def payment_change_status_by_operator(
     """An operator's status change (the admin): through payment_settle and its state machine, logged with who
     made it; returns (payment, changed). Raises IllegalTransition. Two queries more than payment_settle."""
     before = Payment.objects.values_list("status", flat=True).get(id=payment_id)
-    payment = payment_settle(payment_id=payment_id, status=status)
+    payment = payment_settle(payment_id=payment_id, status=status, actor=ACTOR_OPERATOR)
     changed = before != payment.status
     if changed:
         logger.info(
@@ -298,6 +313,17 @@ def _status_event(payment: Payment) -> dict:
         "user_ids": [payment.student.user_id] if payment.student.user_id else [],
         "groups": [OPS_GROUP],
     }
+
+
+def _timeline_state(payment: Payment, *, old: str | None, actor: str, **detail: str) -> None:
+    """The change on the payment's timeline: one INSERT in the caller's transaction (it writes anyway)."""
+    timeline_record_now(
+        subject=subject("payment", payment.id),
+        kind=TimelineKind.STATE,
+        name=payment.status,
+        actor=actor,
+        detail={"from": old, "to": payment.status, "provider_payment_id": payment.provider_payment_id, **detail},
+    )
 
 
 def _hand_off_cache_invalidation(payment: Payment) -> None:
@@ -344,8 +370,13 @@ def _reconcile_one(payment: Payment, *, expire_before: datetime.datetime) -> str
             expired = payment_expire(payment_id=payment.id, unchanged_since=expire_before)
             return "expired" if expired else "pending"
         if payment.status == PaymentStatus.CREATED:  # crashed between its insert and its claim
-            payment_settle(payment_id=payment.id, status=PaymentStatus.PENDING)
-        payment_settle(payment_id=payment.id, status=charge.status, provider_payment_id=charge.provider_payment_id)
+            payment_settle(payment_id=payment.id, status=PaymentStatus.PENDING, actor=ACTOR_RECONCILIATION)
+        payment_settle(
+            payment_id=payment.id,
+            status=charge.status,
+            provider_payment_id=charge.provider_payment_id,
+            actor=ACTOR_RECONCILIATION,
+        )
     except (ProviderTimeout, ProviderUnavailable) as exc:
         logger.warning("payment_reconcile_deferred", payment_id=payment.id, reason=type(exc).__name__)
         return "pending"
@@ -366,6 +397,6 @@ def payment_expire(*, payment_id: int, unchanged_since: datetime.datetime) -> bo
         payment = Payment.objects.select_for_update(of=("self",)).get(id=payment_id)
         if payment.status not in IN_FLIGHT_STATUSES or payment.updated_at >= unchanged_since:
             return False
-        payment_settle(payment_id=payment_id, status=PaymentStatus.EXPIRED)
+        payment_settle(payment_id=payment_id, status=PaymentStatus.EXPIRED, actor=ACTOR_RECONCILIATION)
     logger.info("payment_expired", payment_id=payment_id, unchanged_since=unchanged_since.isoformat())
     return True

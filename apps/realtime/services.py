@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from apps.realtime.router import ROUTER
 from apps.realtime.selectors import realtime_connection_stats
+from apps.timeline.models import TimelineKind
+from apps.timeline.recorder import push_subject, timeline_record
 from lib import metrics
 from lib.context import get_correlation_id
 from lib.redis import REDIS_ERRORS
@@ -106,8 +108,24 @@ def publish_event(
             "realtime_publish_failed", event_type=event_type, groups=len(targets), error_class=type(exc).__name__
         )
         metrics.increment("ws_publish_failed")
+        _timeline_push(event, targets, delivered=False)
         return
     metrics.increment("ws_events_published")
+    _timeline_push(event, targets, delivered=True)
+
+
+def _timeline_push(event: dict, targets: list[str], *, delivered: bool) -> None:
+    """Buffered on the subject's timeline (no I/O): which groups were sent the event, or that it was dropped."""
+    subject = push_subject(event["type"], event["id"])
+    if subject is not None:
+        timeline_record(
+            subject=subject,
+            kind=TimelineKind.PUSH,
+            name=event["type"],
+            actor="realtime",
+            detail={"published": delivered, "groups": targets},
+            correlation_id=event["correlation_id"],
+        )
 
 
 def ops_snapshot_text() -> str:

@@ -38,6 +38,8 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from apps.timeline.models import TimelineKind
+from apps.timeline.recorder import task_subject, timeline_record
 from lib import metrics
 from lib.context import get_correlation_id
 from lib.http import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -185,7 +187,21 @@ class ReliableTask(Task):
             logger.error("deadletter_write_failed", error_class=type(db_exc).__name__)
             raise self.retry(exc=exc, countdown=settings.TASK_RETRY_BACKOFF_MAX) from db_exc
         metrics.increment("task_dead_lettered", task=self.name, reason=reason)
+        self._timeline_dead_lettered(args, record)
         logger.error("task_dead_lettered", reason=reason, error_class=record.exception_class, attempts=record.attempts)
+
+    def _timeline_dead_lettered(self, args: tuple[Any, ...], record: Any) -> None:
+        self.request.ops_dead_lettered = True  # type: ignore[attr-defined]  # read by apps.timeline.hooks
+        subject = task_subject(self.name, args)
+        if subject is not None:
+            timeline_record(
+                subject=subject,
+                kind=TimelineKind.TASK,
+                name="dead_lettered",
+                actor=self.name,
+                detail={"task_id": record.task_id, "reason": record.reason, "error_class": record.exception_class,
+                        "error": record.message[:500], "attempts": record.attempts},
+            )  # fmt: skip
 
     def _resolve_replayed(self) -> None:
         from apps.workers.services import REPLAY_HEADER, deadletter_mark_resolved_by_replay

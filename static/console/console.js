@@ -145,6 +145,19 @@
     setBadge("paused", "paused");
   }
 
+  /* Regions that follow moving data (a payment's timeline): re-fetched every interval while the tab is shown. */
+  var refreshing = Array.prototype.slice.call(document.querySelectorAll("[data-refresh-url]"));
+  function refreshRegions() {
+    if (document.hidden) { return; }
+    refreshing.forEach(function (node) {
+      fetch(node.dataset.refreshUrl, { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.text(); })
+        .then(function (html) { node.innerHTML = html; })
+        .catch(function () { /* the next interval tries again */ });
+    });
+  }
+  if (refreshing.length) { window.setInterval(refreshRegions, interval); }
+
   document.addEventListener("visibilitychange", function () {
     if (document.hidden) { pause(); } else { setBadge("connecting", "connecting…"); connect(); }
   });
