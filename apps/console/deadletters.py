@@ -50,6 +50,8 @@ LETTERS_SHOWN = 100
 JOBS_SHOWN = 10
 # Counts are exact up to this many letters ("10,000+" beyond).
 COUNT_CAP = 10_000
+# The groups are built from at most this many of the most recently filed matching letters.
+GROUP_WINDOW = 2_000
 STATUS_CHOICES = {
     "new": (DeadLetterStatus.NEW,),
     "open": (DeadLetterStatus.NEW, DeadLetterStatus.REPLAYED),
@@ -122,17 +124,24 @@ def page_query(params: Mapping[str, str]) -> PageQuery:
 def deadletters_page(*, query: PageQuery) -> dict[str, Any]:
     """What /ops/dead-letters shows for `query`, shared by every viewer of the same filters for a moment."""
     data = shared_page_data(page=PAGE, variant=query.raw, compute=lambda: _page_data(query))
-    return {"overview": telemetry.console_overview(), **data}
+    series = shared_page_data(page=f"{PAGE}-growth", variant={}, compute=_growth_series)
+    return {"overview": telemetry.console_overview(), **data, "series": series}
+
+
+def _growth_series() -> dict[str, Any]:
+    """The growth chart's history: the same for every filter, so shared by all of them."""
+    return telemetry.metric_series(names=GROWTH_SERIES, range_="24h")
 
 
 def _page_data(query: PageQuery) -> dict[str, Any]:
     """Four statements under TELEMETRY_SQL_TIMEOUT (groups, samples, letters, capped count), two for the
-    letters' payments, one for the jobs; plus the growth series. What times out is named in `notes`."""
+    letters' payments, one for the jobs. What times out is named in `notes`."""
     notes: list[str] = []
     filters = query.filters
     try:
         with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT):
-            groups = [_group_row(g) for g in deadletter_groups(filters=filters, limit=GROUPS_SHOWN)]
+            grouped = deadletter_groups(filters=filters, limit=GROUPS_SHOWN, within=GROUP_WINDOW)
+            groups = [_group_row(g) for g in grouped]
             letters = list(deadletter_list(filters=filters)[:LETTERS_SHOWN])
             matching = deadletter_count_capped(filters=filters, cap=COUNT_CAP)
             payments = pipeline_payment_ids_for_calls(calls=_first_int_calls(letters))
@@ -145,10 +154,10 @@ def _page_data(query: PageQuery) -> dict[str, Any]:
         "filters": query.raw,
         "matching": matching,
         "matching_capped": matching is not None and matching > COUNT_CAP,
+        "grouped_over": GROUP_WINDOW if matching is not None and matching > GROUP_WINDOW else None,
         "groups": groups,
         "letters": [_letter_row(letter, payments) for letter in letters],
         "jobs": jobs,
-        "series": telemetry.metric_series(names=GROWTH_SERIES, range_="24h"),
         "notes": notes,
     }
 
@@ -167,8 +176,8 @@ def _group_row(group: Mapping[str, Any]) -> dict[str, Any]:
         "task_name": group["task_name"],
         "exception_class": group["exception_class"],
         "count": group["count"],
-        "first_seen": group["first_seen"].isoformat(),
-        "last_seen": group["last_seen"].isoformat(),
+        "first_seen": group["first_seen"].isoformat(timespec="seconds"),
+        "last_seen": group["last_seen"].isoformat(timespec="seconds"),
         "sample": None
         if sample is None
         else {"id": sample.id, "message": sample.message[:500], "traceback": sample.traceback[-4000:]},
@@ -187,8 +196,8 @@ def _letter_row(letter: DeadLetter, payments: Mapping[tuple[str, int], int]) -> 
         "message": letter.message[:300],
         "status": letter.status,
         "failures": letter.failures,
-        "first_failed_at": letter.first_failed_at.isoformat(),
-        "last_failed_at": letter.last_failed_at.isoformat(),
+        "first_failed_at": letter.first_failed_at.isoformat(timespec="seconds"),
+        "last_failed_at": letter.last_failed_at.isoformat(timespec="seconds"),
         "correlation_id": letter.correlation_id or None,
         "payment_id": payments.get((letter.task_name, first)) if type(first) is int else None,
         "replay_of": letter.replay_of_id,
@@ -210,9 +219,9 @@ def job_row(job: DeadLetterReplayJob) -> dict[str, Any]:
         "errors": job.errors,
         "last_error": job.last_error or None,
         "progress": round(job.done / job.total, 3) if job.total else 1.0,
-        "created_at": job.created_at.isoformat(),
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "created_at": job.created_at.isoformat(timespec="seconds"),
+        "started_at": job.started_at.isoformat(timespec="seconds") if job.started_at else None,
+        "finished_at": job.finished_at.isoformat(timespec="seconds") if job.finished_at else None,
     }
 
 

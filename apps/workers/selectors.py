@@ -6,7 +6,8 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from django.db.models import Count, Exists, Expression, JSONField, Max, Min, OuterRef, Q, QuerySet, Value
+from django.db import connection
+from django.db.models import Count, Exists, Expression, JSONField, Max, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import JSONArray
 
 from apps.workers.models import OPEN_STATUSES, DeadLetter, DeadLetterStatus, deadletter_fingerprint_expression
@@ -73,25 +74,28 @@ def _calls_q(calls: tuple[tuple[str, tuple[object, ...]], ...]) -> Q:
     return query
 
 
-def deadletter_groups(*, filters: DeadLetterFilter, limit: int = 50) -> list[dict[str, object]]:
+def deadletter_groups(*, filters: DeadLetterFilter, limit: int = 50, within: int = 2_000) -> list[dict[str, object]]:
     """Letters matching `filters` grouped by task and exception class: count, first and last seen, a sample.
 
-    Two queries: the groups (one GROUP BY, biggest first) and their newest letters, the samples.
+    Only the `within` most recently filed matching letters (by id: a backward scan of the
+    primary key) are grouped, so the cost has a bound however many match; they are a
+    derived table, which PostgreSQL plans on its own (an `IN (subquery)` was planned as a
+    hash join over the whole table). Two queries: the groups, biggest first, and a sample
+    (the newest letter) of each.
     """
-    rows = list(
-        deadletter_list(filters=filters)
-        .order_by()
-        .values("task_name", "exception_class")
-        .annotate(
-            count=Count("id"),
-            first_seen=Min("first_failed_at"),
-            last_seen=Max("last_failed_at"),
-            sample_id=Max("id"),
+    columns = ("id", "task_name", "exception_class", "first_failed_at", "last_failed_at")
+    recent = deadletter_list(filters=filters).order_by("-id").values(*columns)[:within]
+    sql, params = recent.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT task_name, exception_class, count(*), min(first_failed_at), max(last_failed_at), max(id)"
+            f" FROM ({sql}) AS recent GROUP BY 1, 2 ORDER BY 3 DESC, 5 DESC, 1, 2 LIMIT %s",
+            [*params, limit],
         )
-        .order_by("-count", "-last_seen", "task_name", "exception_class")[:limit]
-    )
-    samples = DeadLetter.objects.in_bulk([row["sample_id"] for row in rows])
-    return [{**row, "sample": samples.get(row["sample_id"])} for row in rows]
+        rows = cursor.fetchall()
+    samples = DeadLetter.objects.in_bulk([row[5] for row in rows])
+    keys = ("task_name", "exception_class", "count", "first_seen", "last_seen", "sample_id")
+    return [{**dict(zip(keys, row, strict=True)), "sample": samples.get(row[5])} for row in rows]
 
 
 def deadletter_count_capped(*, filters: DeadLetterFilter, cap: int) -> int:

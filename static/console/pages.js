@@ -34,6 +34,9 @@
         var bar = document.getElementById("job-progress");
         if (bar) { bar.max = data.total || 1; bar.value = data.done || 0; }
         job.dataset.status = data.status;
+        if (data.status !== "queued" && data.status !== "running") {
+          Array.prototype.forEach.call(job.querySelectorAll("[data-while-active]"), function (n) { n.remove(); });
+        }
       })
       .catch(function () { /* tried again next second */ });
   }
