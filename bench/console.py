@@ -5,7 +5,8 @@
 Seeds dead letters and history samples with generate_series (once; reruns
 reuse them), then times console_overview() computed afresh (every read it
 makes, the SQL statement count included), console_overview() served from the
-shared cache, and metric_series() over 7 days. The payments table (seed_demo
+shared cache, and metric_series() over 7 days; then the dead-letters and realtime
+pages' data (apps/console/deadletters.py, realtime.py) computed afresh and shared. The payments table (seed_demo
 --payments 1000000) does not enter these statements: the overview reads no
 payment rows.
 """
@@ -35,7 +36,9 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from apps.console import deadletters, realtime  # noqa: E402
 from apps.telemetry.selectors import console_overview, metric_series  # noqa: E402
+from apps.workers.selectors import deadletter_count_capped, deadletter_groups, deadletter_list  # noqa: E402
 
 SERIES = ["http.rps", "http.p95_ms", "db_pool.in_use", "websockets.connections", "queues.depth", "dead_letters.total"]
 
@@ -102,6 +105,36 @@ def main() -> None:
     print(_line("console_overview() computed afresh", computed))
     print(_line("console_overview() from the shared cache", cached))
     print(_line(f"metric_series({len(SERIES)} series, 7d)", series))
+    _console_pages(args.runs)
+
+
+def _console_pages(runs: int) -> None:
+    """The dead-letters and realtime pages' data (their JSON twins' server time), computed afresh and shared."""
+    pages = {
+        "dead letters, new (default)": deadletters.page_query({}),
+        "dead letters, all, by queue": deadletters.page_query({"status": "all", "queue": "default"}),
+        "dead letters, all, by payment id": deadletters.page_query({"status": "all", "q": "123456"}),
+    }
+    for label, query in pages.items():
+        with CaptureQueriesContext(connection) as queries:
+            deadletters._page_data(query)
+        print(f"{label}: {len(queries)} SQL statements")
+        print(_line(f"  {label}, computed", _timed(lambda q=query: deadletters._page_data(q), runs)))
+    query = deadletters.page_query({})
+    filters = query.filters
+    parts = {
+        "groups": lambda: deadletter_groups(filters=filters, limit=50, within=deadletters.GROUP_WINDOW),
+        "letters": lambda: list(deadletter_list(filters=filters)[: deadletters.LETTERS_SHOWN]),
+        "capped count": lambda: deadletter_count_capped(filters=filters, cap=deadletters.COUNT_CAP),
+        "growth series (24h, shared by every filter)": deadletters._growth_series,
+    }
+    for label, call in parts.items():
+        print(_line(f"  part: {label}", _timed(call, runs)))
+    deadletters.deadletters_page(query=query)
+    print(_line("dead letters page, shared copy", _timed(lambda: deadletters.deadletters_page(query=query), runs * 4)))
+    print(_line("realtime page, computed", _timed(realtime._page_data, runs)))
+    realtime.realtime_page()
+    print(_line("realtime page, shared copy", _timed(realtime.realtime_page, runs * 4)))
 
 
 if __name__ == "__main__":

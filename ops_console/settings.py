@@ -294,6 +294,8 @@ DEADLETTER_RETENTION_DAYS = env.int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
 # Replays enqueued per second by "replay all matching" (staggered countdowns), and at most this many per call.
 DEADLETTER_REPLAY_RATE = env.float("DEADLETTER_REPLAY_RATE", 20.0, minimum=0.1)
 DEADLETTER_REPLAY_MAX_BATCH = env.int("DEADLETTER_REPLAY_MAX_BATCH", 500, minimum=1)
+# Most letters one console replay job ("all matching the filter") replays; its dry run shows the first batch.
+DEADLETTER_REPLAY_JOB_MAX = env.int("DEADLETTER_REPLAY_JOB_MAX", 10_000, minimum=1)
 
 # --- API ------------------------------------------------------------------
 

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.console import database_views, timeline_views, views, workers_views
+from apps.console import (
+    database_views,
+    deadletters_views,
+    realtime_views,
+    timeline_views,
+    views,
+    workers_views,
+)
 
 app_name = "console"
 
@@ -28,6 +35,13 @@ urlpatterns = [
     path("ops/workers/control", workers_views.worker_control, name="workers-control"),
     path("ops/payments", timeline_views.payment_search, name="payments"),
     path("ops/payments/<int:payment_id>", timeline_views.payment, name="payment"),
+    path("ops/dead-letters", deadletters_views.dead_letters, name="dead-letters"),
+    path("ops/dead-letters/dry-run", deadletters_views.dry_run, name="dead-letters-dry-run"),
+    path("ops/dead-letters/replay", deadletters_views.replay, name="dead-letters-replay"),
+    path("ops/dead-letters/discard", deadletters_views.discard, name="dead-letters-discard"),
+    path("ops/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="dead-letter-job"),
+    path("ops/dead-letters/jobs/<int:job_id>/cancel", deadletters_views.job_cancel, name="dead-letter-job-cancel"),
+    path("ops/realtime", realtime_views.realtime, name="realtime"),
     # JSON twins under /ops/api/ (they move to the django-ninja API's "console" tag later).
     path("ops/api/overview", views.overview, name="api-overview"),
     path("ops/api/alerts", views.alerts, name="api-alerts"),
@@ -49,4 +63,7 @@ urlpatterns = [
     path("ops/api/workers/control", workers_views.worker_control, name="api-workers-control"),
     path("ops/api/payments", timeline_views.payment_search, name="api-payments"),
     path("ops/api/payments/<int:payment_id>", timeline_views.payment, name="api-payment"),
+    path("ops/api/dead-letters", deadletters_views.dead_letters, name="api-dead-letters"),
+    path("ops/api/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="api-dead-letter-job"),
+    path("ops/api/realtime", realtime_views.realtime, name="api-realtime"),
 ]

@@ -2,7 +2,8 @@
 
 Each keeps the name it was first registered under: outbox rows, dead letters
 and CELERY_TASK_ROUTES refer to it. The idempotency probes tell a dead-letter
-replay that the step's work already took effect.
+replay that the step's work already took effect; the replay guards refuse a
+replay whose payment was refunded since (apps/pipeline/lineage.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime
 from celery import shared_task
 
 from apps.allocations.services import allocation_applied_for_purchase
+from apps.pipeline.lineage import refunded_payment_guard
 from apps.pipeline.services import pipeline_resume_stalled, pipeline_run_step
 from apps.pipeline.steps import ASSIGN_TRAINER, CREATE_PURCHASE, NOTIFY_ALLOCATION, SCHEDULE_SESSIONS
 from apps.purchases.services import purchase_applied_for_payment
@@ -24,6 +26,7 @@ from apps.workers.retry import ReliableTask, require_id
     name=CREATE_PURCHASE,
     ignore_result=True,
     idempotency_probe=staticmethod(purchase_applied_for_payment),
+    replay_guard=staticmethod(refunded_payment_guard(CREATE_PURCHASE)),
 )
 def purchases_create_from_payment(payment_id: int) -> None:
     """Payment succeeded -> purchase."""
@@ -36,6 +39,7 @@ def purchases_create_from_payment(payment_id: int) -> None:
     ignore_result=True,
     max_attempts_setting="ALLOCATION_MAX_ATTEMPTS",
     idempotency_probe=staticmethod(allocation_applied_for_purchase),
+    replay_guard=staticmethod(refunded_payment_guard(ASSIGN_TRAINER)),
 )
 def allocations_assign_trainer(purchase_id: int) -> None:
     """Purchase -> allocation; waits (with backoff) for a trainer with capacity."""
@@ -47,13 +51,19 @@ def allocations_assign_trainer(purchase_id: int) -> None:
     name=SCHEDULE_SESSIONS,
     ignore_result=True,
     idempotency_probe=staticmethod(sessions_applied_for_allocation),
+    replay_guard=staticmethod(refunded_payment_guard(SCHEDULE_SESSIONS)),
 )
 def tutoring_schedule_sessions(allocation_id: int) -> None:
     """Allocation -> weekly sessions."""
     pipeline_run_step(task_name=SCHEDULE_SESSIONS, object_id=require_id(allocation_id, "allocation_id"))
 
 
-@shared_task(base=ReliableTask, name=NOTIFY_ALLOCATION, ignore_result=True)
+@shared_task(
+    base=ReliableTask,
+    name=NOTIFY_ALLOCATION,
+    ignore_result=True,
+    replay_guard=staticmethod(refunded_payment_guard(NOTIFY_ALLOCATION)),
+)
 def pipeline_notify_allocation(allocation_id: int) -> None:
     """Invalidate the student's cached lists and publish the business event."""
     pipeline_run_step(task_name=NOTIFY_ALLOCATION, object_id=require_id(allocation_id, "allocation_id"))

@@ -28,6 +28,13 @@ TASK_STATES = ("succeeded", "failed", "retried")
 OUTBOUND_ERRORS = ("server_error", "timeout", "unavailable", "error")
 
 Reading = dict[str, float | list[float]]
+# Realtime counters every process reports (workers publish events too), by the name the snapshot uses.
+REALTIME_COUNTERS = {
+    "published": "ws_events_published",
+    "publish_failed": "ws_publish_failed",
+    "delivered": "ws_messages_sent",
+    "dropped": "ws_messages_dropped",
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ def reading_now() -> Reading:
         reading[f"published.{dict(labels)['queue']}"] = float(count)
     for labels, counts in metrics.histograms("http_call_ms").items():
         reading[f"out.latency.{dict(labels)['target']}"] = counts
+    for name, counter in REALTIME_COUNTERS.items():
+        reading[f"realtime.{name}"] = float(sum(n for _, n in metrics.counter_items(counter)))
     stats = pool_stats()
     if stats is not None:
         reading["pool.timeouts"] = stats.get("requests_errors", 0.0)
@@ -147,6 +156,7 @@ def snapshot_build(*, identity: Identity, window: Window) -> dict[str, Any]:
         "http": _http(reading, recent, elapsed) if identity.kind == "web" else None,
         "tasks": _tasks(reading, recent, elapsed) if identity.kind == "worker" else None,
         "ws": _websockets() if identity.kind == "web" else None,
+        "realtime": _realtime(recent, elapsed),
         "outbound": _outbound(reading, recent),
         "breaker_transitions": _labelled("breaker_transitions", "target", "state"),
         "redis_failures": {dict(labels)["purpose"]: n for labels, n in metrics.counter_items("redis_failures")},
@@ -234,7 +244,24 @@ def _websockets() -> dict[str, Any]:
         "refused": sum(n for _, n in metrics.counter_items("ws_refused")),
         "dropped": metrics.counter_value("ws_slow_clients_dropped"),
         "draining": STATE.draining,
+        # For the realtime page: which tracking instance this is, and why handshakes were refused.
+        "instance_id": STATE.instance_id,
+        "per_user_cap": settings.WS_MAX_CONNECTIONS_PER_USER,
+        "refused_by_reason": {dict(labels)["reason"]: n for labels, n in metrics.counter_items("ws_refused")},
+        "dropped_by_reason": {dict(labels)["reason"]: n for labels, n in metrics.counter_items("ws_messages_dropped")},
     }
+
+
+def _realtime(recent: Reading, elapsed: float) -> dict[str, Any]:
+    """Events published and frames delivered / dropped: totals since start, and per second over the window."""
+    return {
+        "totals": {name: int(metrics_total(counter)) for name, counter in REALTIME_COUNTERS.items()},
+        "per_s": {name: round(_number(recent, f"realtime.{name}") / elapsed, 3) for name in REALTIME_COUNTERS},
+    }
+
+
+def metrics_total(counter: str) -> int:
+    return sum(n for _, n in metrics.counter_items(counter))
 
 
 def _outbound(reading: Reading, recent: Reading) -> dict[str, Any]:

@@ -99,6 +99,10 @@ class DeadLetter(models.Model):
             models.Index(models.F("last_failed_at").desc(), models.F("id").desc(), name="dead_letters_failed_idx"),
             # Pruning: WHERE status IN (resolved, discarded) AND resolved_at < %s.
             models.Index(fields=["status", "resolved_at"], name="dead_letters_status_resolved_idx"),
+            # The console's search by payment or call, any status: WHERE fingerprint IN (md5 of each call).
+            models.Index(fields=["fingerprint"], name="dead_letters_fingerprint_idx"),
+            # The console's search by correlation id: WHERE correlation_id = %s.
+            models.Index(fields=["correlation_id"], name="dead_letters_correlation_idx"),
         ]
 
     def __str__(self) -> str:
@@ -116,6 +120,7 @@ class DeadLetterAction(models.Model):
         RECORDED = "recorded", "Recorded"
         REPLAYED = "replayed", "Replayed"
         REPLAY_SKIPPED = "replay_skipped", "Replay skipped (already applied)"
+        REPLAY_REFUSED = "replay_refused", "Replay refused (arguments invalid, or payment refunded)"
         DISCARDED = "discarded", "Discarded"
         RESOLVED = "resolved", "Resolved"
         PRUNED = "pruned", "Pruned"
@@ -145,3 +150,71 @@ class DeadLetterAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on dead letter {self.dead_letter_ref}"
+
+
+class ReplayJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+# A job still to finish: the console shows its progress, the task keeps working on it.
+ACTIVE_JOB_STATUSES = (ReplayJobStatus.QUEUED, ReplayJobStatus.RUNNING)
+
+
+class DeadLetterReplayJob(models.Model):
+    """A replay of many letters (selected, or all matching a filter) run by a worker, throttled, with progress.
+
+    The letters are those matching `filters` (or listed in `letter_ids`) with an id up to
+    `max_letter_id`, the newest the operator's dry run saw: a replay that fails again files a
+    newer letter, which this job never picks up, so a job cannot chase its own failures.
+    The worker walks them in id order; `cursor` is the last id handled, so a job whose
+    worker died resumes where it stopped.
+    """
+
+    Status = ReplayJobStatus
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    filters = models.JSONField(default=dict, blank=True)
+    letter_ids = models.JSONField(null=True, blank=True)
+    max_letter_id = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    replayed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    correlation_id = models.CharField(max_length=128, blank=True)
+    # A worker holds the job until then; another may take it over after (a worker that died).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "dead_letter_replay_jobs"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ReplayJobStatus.values), name="dead_letter_replay_jobs_status_valid"
+            ),
+        ]
+        indexes = [
+            # The console's job list, newest first: ORDER BY created_at DESC LIMIT n.
+            models.Index(models.F("created_at").desc(), name="dead_letter_replay_jobs_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Replay job {self.pk} ({self.status}, {self.done}/{self.total})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES

@@ -6,7 +6,8 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from django.db.models import Count, Exists, Expression, JSONField, Max, OuterRef, QuerySet, Value
+from django.db import connection
+from django.db.models import Count, Exists, Expression, JSONField, Max, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import JSONArray
 
 from apps.workers.models import OPEN_STATUSES, DeadLetter, DeadLetterStatus, deadletter_fingerprint_expression
@@ -22,6 +23,12 @@ class DeadLetterFilter:
     exception_class: str = ""
     failed_after: datetime.datetime | None = None
     failed_before: datetime.datetime | None = None
+    reason: str = ""
+    correlation_id: str = ""
+    # Letters of these calls only, (task name, positional args): e.g. every step of one payment.
+    calls: tuple[tuple[str, tuple[object, ...]], ...] | None = None
+    # Letters filed up to this id (a replay job's bound: later failures are not its business).
+    max_id: int | None = None
 
     def replayable(self) -> DeadLetterFilter:
         wanted = self.status or (DeadLetterStatus.NEW,)
@@ -43,7 +50,57 @@ def deadletter_list(*, filters: DeadLetterFilter) -> QuerySet[DeadLetter]:
         letters = letters.filter(last_failed_at__gte=filters.failed_after)
     if filters.failed_before:
         letters = letters.filter(last_failed_at__lt=filters.failed_before)
+    if filters.reason:
+        letters = letters.filter(reason=filters.reason)
+    if filters.correlation_id:
+        letters = letters.filter(correlation_id=filters.correlation_id)
+    if filters.calls is not None:
+        letters = letters.filter(_calls_q(filters.calls))
+    if filters.max_id is not None:
+        letters = letters.filter(id__lte=filters.max_id)
     return letters.order_by("-last_failed_at", "-id")
+
+
+def _calls_q(calls: tuple[tuple[str, tuple[object, ...]], ...]) -> Q:
+    """Letters of exactly these calls (no kwargs), by fingerprint (dead_letters_fingerprint_idx); none if empty."""
+    if not calls:
+        return Q(pk__in=[])
+    query = Q()
+    for task_name, args in calls:
+        call = deadletter_fingerprint_expression(
+            Value(task_name), Value(list(args), output_field=JSONField()), Value({}, output_field=JSONField())
+        )
+        query |= Q(fingerprint=call)
+    return query
+
+
+def deadletter_groups(*, filters: DeadLetterFilter, limit: int = 50, within: int = 2_000) -> list[dict[str, object]]:
+    """Letters matching `filters` grouped by task and exception class: count, first and last seen, a sample.
+
+    Only the `within` most recently filed matching letters (by id: a backward scan of the
+    primary key) are grouped, so the cost has a bound however many match; they are a
+    derived table, which PostgreSQL plans on its own (an `IN (subquery)` was planned as a
+    hash join over the whole table). Two queries: the groups, biggest first, and a sample
+    (the newest letter) of each.
+    """
+    columns = ("id", "task_name", "exception_class", "first_failed_at", "last_failed_at")
+    recent = deadletter_list(filters=filters).order_by("-id").values(*columns)[:within]
+    sql, params = recent.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT task_name, exception_class, count(*), min(first_failed_at), max(last_failed_at), max(id)"
+            f" FROM ({sql}) AS recent GROUP BY 1, 2 ORDER BY 3 DESC, 5 DESC, 1, 2 LIMIT %s",
+            [*params, limit],
+        )
+        rows = cursor.fetchall()
+    samples = DeadLetter.objects.in_bulk([row[5] for row in rows])
+    keys = ("task_name", "exception_class", "count", "first_seen", "last_seen", "sample_id")
+    return [{**dict(zip(keys, row, strict=True)), "sample": samples.get(row[5])} for row in rows]
+
+
+def deadletter_count_capped(*, filters: DeadLetterFilter, cap: int) -> int:
+    """How many letters match, counting at most `cap` + 1 rows (never an unbounded COUNT). One query."""
+    return deadletter_list(filters=filters).order_by()[: cap + 1].count()
 
 
 def deadletter_groups_by_exception(*, status: str = DeadLetterStatus.NEW) -> list[Mapping[str, object]]:
@@ -64,3 +121,31 @@ def deadletter_open_for_call(*, task_name: str, arg: Expression | OuterRef) -> E
     """
     call = deadletter_fingerprint_expression(Value(task_name), JSONArray(arg), Value({}, output_field=JSONField()))
     return Exists(DeadLetter.objects.filter(fingerprint=call, status__in=OPEN_STATUSES))
+
+
+def deadletter_filter_to_json(filters: DeadLetterFilter) -> dict[str, object]:
+    """`filters` as JSON (a replay job stores the filter it replays); unset fields are left out."""
+    data: dict[str, object] = {}
+    for name, value in filters.__dict__.items():
+        if value is None or value == "" or (value == () and name != "calls"):
+            continue
+        if isinstance(value, datetime.datetime):
+            value = value.isoformat()
+        elif name == "calls":
+            value = [[task, list(args)] for task, args in value]
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[name] = value
+    return data
+
+
+def deadletter_filter_from_json(data: Mapping[str, object]) -> DeadLetterFilter:
+    values: dict[str, object] = dict(data)
+    for name in ("failed_after", "failed_before"):
+        if isinstance(values.get(name), str):
+            values[name] = datetime.datetime.fromisoformat(str(values[name]))
+    if "status" in values:
+        values["status"] = tuple(values["status"])  # type: ignore[arg-type]  # a list in JSON
+    if "calls" in values:
+        values["calls"] = tuple((task, tuple(args)) for task, args in values["calls"])  # type: ignore[attr-defined]  # pairs in JSON
+    return DeadLetterFilter(**values)  # type: ignore[arg-type]  # the fields deadletter_filter_to_json wrote

@@ -120,3 +120,21 @@ def test_history_reads_through_the_name_and_time_index():
     used = indexes_used_by(lambda: metric_series(names=["series.1", "series.2"], range_="1h", now=now))
 
     assert "telemetry_samples_name_sampled_idx" in used
+
+
+def test_every_process_reports_its_realtime_event_counters():
+    metrics.increment("ws_events_published")
+
+    snapshot = _publish("worker")
+
+    assert snapshot["realtime"]["totals"]["published"] >= 1
+    assert set(snapshot["realtime"]["per_s"]) == {"published", "publish_failed", "delivered", "dropped"}
+
+
+def test_a_web_snapshot_names_its_realtime_instance_and_its_refusals_by_reason():
+    metrics.increment("ws_refused", reason="origin")
+
+    ws = _publish("web")["ws"]
+
+    assert ws["instance_id"]
+    assert ws["refused_by_reason"]["origin"] >= 1

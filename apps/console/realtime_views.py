@@ -1,0 +1,22 @@
+"""The realtime page and its JSON twin."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.console.access import console_page
+from apps.console.realtime import realtime_page
+from apps.console.views import _page
+
+
+@never_cache
+@require_GET
+@console_page
+def realtime(request: HttpRequest) -> HttpResponse:
+    data = realtime_page()
+    if request.GET.get("format") == "fragment":
+        return HttpResponse(render_to_string("console/_realtime_body.html", data, request=request))
+    return _page(request, "console/realtime.html", "Realtime", data)
