@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -17,7 +17,8 @@ VIEW_PERMISSION = "console.view_console"
 
 
 def wants_json(request: HttpRequest) -> bool:
-    return request.GET.get("format") == "json" or request.path.startswith("/ops/api/")
+    """An action's form posted with ?format=json answers in JSON (a page's ?format=json redirects: json_twin)."""
+    return request.GET.get("format") == "json"
 
 
 def may_view_console(user: Any) -> bool:
@@ -44,3 +45,25 @@ def console_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def json_twin(url_name: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """`?format=json` on a page redirects to its JSON twin on the API (`api:<url_name>`, apps/console/api.py).
+
+    One implementation per twin: the page renders HTML, the API operation answers JSON,
+    both from the same selector. The rest of the query string (range, filters) goes along.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.GET.get("format") != "json":
+                return view(request, *args, **kwargs)
+            params = request.GET.copy()
+            del params["format"]
+            url = reverse(f"api:{url_name}", kwargs=kwargs)
+            return HttpResponseRedirect(f"{url}?{params.urlencode()}" if params else url)
+
+        return page
+
+    return decorate

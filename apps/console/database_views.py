@@ -1,4 +1,4 @@
-"""/ops/database and its JSON twin; cancel / terminate a backend (confirmed, permission-gated, audited)."""
+"""/ops/database (JSON twin: apps/console/api.py); cancel / terminate a backend (confirmed, permission-gated, audited)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.console import database
-from apps.console.access import console_page, wants_json
+from apps.console.access import console_page, json_twin, wants_json
 from apps.console.actions import confirmation_required, console_action
 from apps.console.presenters import tile_levels
 from apps.web.errors import error_response
@@ -24,11 +24,10 @@ CONFIRMS = {database.CANCEL: ["yes"], database.TERMINATE: ["yes", "terminate"]}
 
 @never_cache
 @require_GET
+@json_twin("console-database")
 @console_page
 def database_page(request: HttpRequest) -> HttpResponse:
     data = database.database_page()
-    if wants_json(request):
-        return JsonResponse(data, json_dumps_params={"default": str})
     context = {**data, "may_cancel": request.user.has_perm(CANCEL_PERMISSION)}
     if request.GET.get("fragment") == "live":
         return HttpResponse(render_to_string("console/_database_live.html", context, request=request))

@@ -1,4 +1,4 @@
-"""The dead-letters page, its JSON twin, and its actions (POST, CSRF, console.replay_deadletters, audited)."""
+"""The dead-letters page (JSON twin: apps/console/api.py) and its actions (POST, CSRF, console.replay_deadletters, audited)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.console import deadletters, telemetry
-from apps.console.access import console_page, wants_json
+from apps.console.access import console_page, json_twin, wants_json
 from apps.console.views import _page
 from apps.web.errors import error_response
 
@@ -42,6 +42,7 @@ def may_replay(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
 @never_cache
 @require_GET
+@json_twin("console-dead-letters")
 @console_page
 def dead_letters(request: HttpRequest) -> HttpResponse:
     try:
@@ -121,6 +122,7 @@ def discard(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
+@json_twin("console-dead-letter-job")
 @console_page
 def job(request: HttpRequest, job_id: int) -> HttpResponse:
     data = deadletters.replay_job_page(job_id=job_id)

@@ -1,4 +1,4 @@
-"""The realtime page and its JSON twin."""
+"""The realtime page (JSON twin: apps/console/api.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.console.access import console_page
+from apps.console.access import console_page, json_twin
 from apps.console.realtime import realtime_page
 from apps.console.views import _page
 
 
 @never_cache
 @require_GET
+@json_twin("console-realtime")
 @console_page
 def realtime(request: HttpRequest) -> HttpResponse:
     data = realtime_page()

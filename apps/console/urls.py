@@ -13,6 +13,8 @@ from apps.console import (
 
 app_name = "console"
 
+# Pages and their actions; their JSON twins are operations of the API (apps/console/api.py, /api/ops/…).
+
 urlpatterns = [
     path("ops/", views.overview, name="overview"),
     path("ops/alerts", views.alerts, name="alerts"),
@@ -42,28 +44,4 @@ urlpatterns = [
     path("ops/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="dead-letter-job"),
     path("ops/dead-letters/jobs/<int:job_id>/cancel", deadletters_views.job_cancel, name="dead-letter-job-cancel"),
     path("ops/realtime", realtime_views.realtime, name="realtime"),
-    # JSON twins under /ops/api/ (they move to the django-ninja API's "console" tag later).
-    path("ops/api/overview", views.overview, name="api-overview"),
-    path("ops/api/alerts", views.alerts, name="api-alerts"),
-    path("ops/api/audit", views.audit, name="api-audit"),
-    path("ops/api/database", database_views.database_page, name="api-database"),
-    path(
-        "ops/api/database/backends/<int:pid>/cancel",
-        database_views.backend_signal,
-        {"how": "cancel"},
-        name="api-database-cancel",
-    ),
-    path(
-        "ops/api/database/backends/<int:pid>/terminate",
-        database_views.backend_signal,
-        {"how": "terminate"},
-        name="api-database-terminate",
-    ),
-    path("ops/api/workers", workers_views.workers_page, name="api-workers"),
-    path("ops/api/workers/control", workers_views.worker_control, name="api-workers-control"),
-    path("ops/api/payments", timeline_views.payment_search, name="api-payments"),
-    path("ops/api/payments/<int:payment_id>", timeline_views.payment, name="api-payment"),
-    path("ops/api/dead-letters", deadletters_views.dead_letters, name="api-dead-letters"),
-    path("ops/api/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="api-dead-letter-job"),
-    path("ops/api/realtime", realtime_views.realtime, name="api-realtime"),
 ]

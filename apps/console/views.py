@@ -1,4 +1,4 @@
-"""Console pages and their JSON twins: parse the request, call one selector, shape the answer."""
+"""Console pages: parse the request, call one selector, shape the answer (JSON twins: apps/console/api.py)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.console import selectors
-from apps.console.access import console_page, wants_json
+from apps.console.access import console_page, json_twin
 from apps.console.live import overview_frame
 from apps.console.presenters import tile_levels
 from apps.web.errors import error_response
 
 
 def _page(request: HttpRequest, template: str, title: str, data: dict[str, Any], **extra: Any) -> HttpResponse:
-    """The page, or its JSON twin (`?format=json`, `/ops/api/...`): the same `data` either way."""
-    if wants_json(request):
-        return JsonResponse(data, json_dumps_params={"default": str})
+    """The page from `data`, which its JSON twin (apps/console/api.py) answers as it is."""
     context = {
         **admin.site.each_context(request),
         "is_nav_sidebar_enabled": False,
@@ -36,6 +34,7 @@ def _page(request: HttpRequest, template: str, title: str, data: dict[str, Any],
 
 @never_cache
 @require_GET
+@json_twin("console-overview")
 @console_page
 def overview(request: HttpRequest) -> HttpResponse:
     range_ = request.GET.get("range", selectors.DEFAULT_RANGE)
@@ -53,6 +52,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
+@json_twin("console-alerts")
 @console_page
 def alerts(request: HttpRequest) -> HttpResponse:
     return _page(request, "console/alerts.html", "Alerts", selectors.alerts_page())
@@ -60,6 +60,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
+@json_twin("console-audit")
 @console_page
 def audit(request: HttpRequest) -> HttpResponse:
     return _page(request, "console/audit.html", "Audit trail", selectors.audit_page())

@@ -1,4 +1,4 @@
-"""/ops/workers and its JSON twin; the worker controls (confirmed, permission-gated, audited, bounded)."""
+"""/ops/workers (JSON twin: apps/console/api.py); the worker controls (confirmed, permission-gated, audited, bounded)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 from kombu.exceptions import KombuError
 
 from apps.console import workers
-from apps.console.access import console_page, wants_json
+from apps.console.access import console_page, json_twin, wants_json
 from apps.console.actions import confirmation_required, console_action
 from apps.console.presenters import tile_levels
 from apps.web.errors import error_response
@@ -32,11 +32,10 @@ CONTROLS = {
 
 @never_cache
 @require_GET
+@json_twin("console-workers")
 @console_page
 def workers_page(request: HttpRequest) -> HttpResponse:
     data = workers.workers_page()
-    if wants_json(request):
-        return JsonResponse(data, json_dumps_params={"default": str})
     context = {**data, "may_control": request.user.has_perm(CONTROL_PERMISSION), "queue_names": settings.WORKER_QUEUES}
     if request.GET.get("fragment") == "live":
         return HttpResponse(render_to_string("console/_workers_live.html", context, request=request))

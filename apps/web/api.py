@@ -174,16 +174,21 @@ class StaffSession(APIKeyCookie):
     param_name = settings.SESSION_COOKIE_NAME
     openapi_description = (
         "A staff user's console session cookie; reads only (GET). The user needs the Django permission "
-        "matching the operation's scope (403 `permission_denied`); superusers have all."
+        "matching the operation's scope, or console.view_console for the console's twins (tag `console`, which "
+        "take no token) (403 `permission_denied`); superusers have all."
     )
 
-    def __init__(self, *, permission: str | None = None) -> None:
+    def __init__(self, *, permission: str | None = None, sole: bool = False) -> None:
+        """`sole`: the operation's only credential, so a request without it is told to sign in, not to send a token."""
         self.permission = permission
+        self.sole = sole
         super().__init__(csrf=False)
 
     def __call__(self, request: HttpRequest) -> Actor | None:
         user = getattr(request, "user", None)
         if not (user and user.is_authenticated and user.is_staff and request.method in SAFE_METHODS):
+            if self.sole:
+                raise self._refusal(user)
             return None
         if self.permission is not None and not user.has_perm(self.permission):
             logger.warning("api_permission_refused", permission=self.permission, actor=user.get_username())
@@ -194,6 +199,17 @@ class StaffSession(APIKeyCookie):
                 extra={"permission": self.permission},
             )
         return Actor(name=user.get_username(), kind="staff", principal=None)
+
+    @staticmethod
+    def _refusal(user: Any) -> ApiError:
+        """Why a sole staff session refused: none (401), or a signed-in user who is not staff (403)."""
+        if user and user.is_authenticated:
+            return ApiError("Staff only.", status=403, code="permission_denied")
+        return ApiError(
+            "Sign in as a staff user; this operation takes a console session, not an API token.",
+            status=401,
+            code="unauthenticated",
+        )
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Actor | None:  # pragma: no cover
         raise NotImplementedError

@@ -7,7 +7,7 @@ from django.test import Client
 from tests.factories import UserFactory
 
 PAGES = ["/ops/", "/ops/alerts", "/ops/audit", "/ops/live"]
-TWINS = ["/ops/api/overview", "/ops/api/alerts", "/ops/api/audit", "/ops/?format=json"]
+TWINS = ["/api/ops/overview", "/api/ops/alerts", "/api/ops/audit"]
 
 
 @pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_a_non_staff_script_gets_a_403_json_error(member_client, path):
     response = member_client.get(path)
 
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "forbidden"
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 @pytest.mark.django_db

@@ -36,11 +36,11 @@ def test_the_page_shows_the_budget_pools_activity_locks_indexes_and_tables(staff
 
 
 def test_the_json_twin_carries_what_the_page_shows(staff_client):
-    body = staff_client.get("/ops/api/database").json()
+    body = staff_client.get("/api/ops/database").json()
 
     assert set(body) >= {"overview", "pools", "budget", "activity", "stats"}
     assert body["activity"]["server"]["max_connections"] > 0
-    assert staff_client.get("/ops/database?format=json").json().keys() == body.keys()
+    assert staff_client.get("/ops/database?format=json", follow=True).json().keys() == body.keys()
 
 
 def test_the_live_fragment_is_the_activity_region_only(staff_client):
@@ -50,8 +50,8 @@ def test_the_live_fragment_is_the_activity_region_only(staff_client):
 
 
 def test_anonymous_scripts_get_401_and_non_staff_403(member_client):
-    assert Client().get("/ops/api/database").status_code == 401
-    assert member_client.get("/ops/api/database").status_code == 403
+    assert Client().get("/api/ops/database").status_code == 401
+    assert member_client.get("/api/ops/database").status_code == 403
 
 
 def test_a_long_query_is_listed_with_its_text_duration_and_application(quick):
@@ -97,7 +97,7 @@ def test_cancelling_a_long_query_stops_it_and_is_audited(quick, staff_client):
         long.run("SELECT pg_sleep(30)")
         wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
-        response = staff_client.post(f"/ops/api/database/backends/{long.pid}/cancel", {"confirm": "yes"})
+        response = staff_client.post(f"/ops/database/backends/{long.pid}/cancel?format=json", {"confirm": "yes"})
         long.wait()
 
     assert response.status_code == 200, response.content
@@ -111,7 +111,7 @@ def test_an_unconfirmed_cancel_asks_first_and_does_nothing(quick, staff_client):
         long.run("SELECT pg_sleep(30)")
         wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
-        json_answer = staff_client.post(f"/ops/api/database/backends/{long.pid}/cancel")
+        json_answer = staff_client.post(f"/ops/database/backends/{long.pid}/cancel?format=json")
         page = staff_client.post(f"/ops/database/backends/{long.pid}/cancel").content.decode()
         still_running = _listed(long.pid)
 
@@ -125,8 +125,8 @@ def test_terminating_needs_a_second_confirmation(quick, staff_client):
         long.run("SELECT pg_sleep(30)")
         wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
-        first = staff_client.post(f"/ops/api/database/backends/{long.pid}/terminate", {"confirm": "yes"})
-        second = staff_client.post(f"/ops/api/database/backends/{long.pid}/terminate", {"confirm": "terminate"})
+        first = staff_client.post(f"/ops/database/backends/{long.pid}/terminate?format=json", {"confirm": "yes"})
+        second = staff_client.post(f"/ops/database/backends/{long.pid}/terminate?format=json", {"confirm": "terminate"})
         long.wait()
 
     assert first.status_code == 409 and first.json()["error"]["confirm"] == "terminate"
@@ -140,7 +140,7 @@ def test_a_pid_now_used_by_another_session_is_refused_and_audited(quick, staff_c
         wait_until(lambda: _listed(long.pid), timeout=10, what=f"the long query to be listed ({long.error})")
 
         response = staff_client.post(
-            f"/ops/api/database/backends/{long.pid}/cancel",
+            f"/ops/database/backends/{long.pid}/cancel?format=json",
             {"confirm": "yes", "backend_start": "2001-01-01T00:00:00+00:00"},
         )
         still_running = _listed(long.pid)
@@ -158,19 +158,19 @@ def test_cancelling_needs_the_cancel_queries_permission(quick):
     client = Client()
     client.force_login(user)
 
-    response = client.post("/ops/api/database/backends/1/cancel", {"confirm": "yes"})
+    response = client.post("/ops/database/backends/1/cancel?format=json", {"confirm": "yes"})
 
     assert response.status_code == 403 and "cancel_queries" in response.json()["error"]["message"]
 
 
 def test_a_pid_out_of_range_is_a_400_naming_it(staff_client):
-    response = staff_client.post(f"/ops/api/database/backends/{2**40}/cancel", {"confirm": "yes"})
+    response = staff_client.post(f"/ops/database/backends/{2**40}/cancel?format=json", {"confirm": "yes"})
 
     assert response.status_code == 400 and "pid" in response.json()["error"]["fields"]
 
 
 def test_cancelling_is_post_only(staff_client):
-    assert staff_client.get("/ops/api/database/backends/1/cancel").status_code == 405
+    assert staff_client.get("/ops/database/backends/1/cancel").status_code == 405
 
 
 def test_a_statement_past_its_timeout_leaves_its_section_empty_and_says_so():
@@ -218,6 +218,6 @@ def test_without_pg_stat_statements_the_page_says_how_to_enable_it(staff_client)
 
 def test_the_page_costs_a_constant_number_of_queries_and_none_once_shared(staff_client, django_assert_max_num_queries):
     with django_assert_max_num_queries(70):  # 9 bounded statements, each with its SET LOCAL and savepoint
-        staff_client.get("/ops/api/database")
+        staff_client.get("/api/ops/database")
     with django_assert_max_num_queries(6):  # the session and user only: every reading comes from the shared cache
-        staff_client.get("/ops/api/database")
+        staff_client.get("/api/ops/database")

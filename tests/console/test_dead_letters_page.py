@@ -42,7 +42,7 @@ def test_letters_are_grouped_by_task_and_exception_with_counts_and_a_sample(staf
     DeadLetterFactory.create_batch(3, exception_class="x.Boom", message="boom!")
     DeadLetterFactory(exception_class="x.Other")
 
-    body = staff_client.get("/ops/api/dead-letters").json()
+    body = staff_client.get("/api/ops/dead-letters").json()
 
     assert [(g["exception_class"], g["count"]) for g in body["groups"]] == [("x.Boom", 3), ("x.Other", 1)]
     assert body["groups"][0]["sample"]["message"] == "boom!"
@@ -61,8 +61,8 @@ def test_the_page_shows_the_groups_letters_growth_chart_and_its_alert_link(staff
 
 
 def test_the_page_and_its_json_twin_agree(staff_client):
-    assert staff_client.get("/ops/dead-letters?format=json").json().keys() == (
-        staff_client.get("/ops/api/dead-letters").json().keys()
+    assert staff_client.get("/ops/dead-letters?format=json", follow=True).json().keys() == (
+        staff_client.get("/api/ops/dead-letters").json().keys()
     )
 
 
@@ -79,7 +79,7 @@ def test_a_payment_id_finds_the_letters_of_every_step_of_that_payment(staff_clie
     ]
     DeadLetterFactory(args=[PaymentFactory().id])
 
-    body = staff_client.get(f"/ops/api/dead-letters?status=all&q={payment_id}").json()
+    body = staff_client.get(f"/api/ops/dead-letters?status=all&q={payment_id}").json()
 
     assert sorted(row["id"] for row in body["letters"]) == sorted(letter.id for letter in mine)
     assert {row["payment_id"] for row in body["letters"]} == {payment_id}
@@ -89,7 +89,7 @@ def test_a_correlation_id_finds_its_letters(staff_client):
     letter = DeadLetterFactory(correlation_id="corr-abc-1")
     DeadLetterFactory(correlation_id="corr-other")
 
-    body = staff_client.get("/ops/api/dead-letters?q=corr-abc-1").json()
+    body = staff_client.get("/api/ops/dead-letters?q=corr-abc-1").json()
 
     assert [row["id"] for row in body["letters"]] == [letter.id]
 
@@ -98,7 +98,7 @@ def test_a_correlation_id_finds_its_letters(staff_client):
     ("query", "field"), [("status=lost", "status"), ("since=5y", "since"), ("q=%3Cscript%3E", "q")]
 )
 def test_a_bad_filter_is_a_400_naming_it(staff_client, query, field):
-    response = staff_client.get(f"/ops/api/dead-letters?{query}")
+    response = staff_client.get(f"/api/ops/dead-letters?{query}")
 
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
@@ -108,7 +108,7 @@ def test_the_pages_query_count_does_not_grow_with_the_letters(staff_client):
     def queries() -> int:
         shared_page_data_changed(page="deadletters")  # compute afresh, not from the shared copy
         with CaptureQueriesContext(connection) as captured:
-            assert staff_client.get("/ops/api/dead-letters?status=all").status_code == 200
+            assert staff_client.get("/api/ops/dead-letters?status=all").status_code == 200
         return len(captured)
 
     DeadLetterFactory(args=[PaymentFactory().id])
@@ -125,17 +125,17 @@ def test_the_pages_query_count_does_not_grow_with_the_letters(staff_client):
 
 def test_the_page_is_shared_by_its_viewers_for_a_moment(staff_client):
     DeadLetterFactory()
-    staff_client.get("/ops/api/dead-letters")
+    staff_client.get("/api/ops/dead-letters")
 
     with CaptureQueriesContext(connection) as captured:
-        staff_client.get("/ops/api/dead-letters")
+        staff_client.get("/api/ops/dead-letters")
 
     assert not any("dead_letters" in q["sql"] for q in captured.captured_queries)
 
 
 def test_only_staff_see_the_page(member_client, client):
     assert member_client.get("/ops/dead-letters").status_code == 403
-    assert client.get("/ops/api/dead-letters").status_code == 401
+    assert client.get("/api/ops/dead-letters").status_code == 401
 
 
 def test_an_operator_without_the_replay_permission_may_look_but_not_act(operator_client):
@@ -197,7 +197,7 @@ def test_confirming_starts_a_job_audits_it_and_shows_its_progress(replayer_clien
     assert (job.total, job.actor_username) == (1, "replayer")
     audit = OperatorAction.objects.get(action="deadletter.replay_job.started")
     assert audit.target == f"replay job {job.id}"
-    progress = replayer_client.get(f"/ops/api/dead-letters/jobs/{job.id}").json()["job"]
+    progress = replayer_client.get(f"/api/ops/dead-letters/jobs/{job.id}").json()["job"]
     assert (progress["status"], progress["done"], progress["total"]) == ("queued", 0, 1)
 
 
@@ -249,7 +249,7 @@ def test_cancelling_a_job_is_audited(replayer_client):
 
 
 def test_an_unknown_job_is_a_404(staff_client):
-    assert staff_client.get("/ops/api/dead-letters/jobs/999999").status_code == 404
+    assert staff_client.get("/api/ops/dead-letters/jobs/999999").status_code == 404
 
 
 def test_the_summary_bar_leads_to_the_new_dead_letters(staff_client):

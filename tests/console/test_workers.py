@@ -36,7 +36,7 @@ def test_the_page_shows_workers_beat_queues_and_tasks_with_their_empty_states(st
 
 
 def test_the_json_twin_lists_every_queue(staff_client, settings):
-    body = staff_client.get("/ops/api/workers").json()
+    body = staff_client.get("/api/ops/workers").json()
 
     assert [q["name"] for q in body["queues"]] == list(settings.WORKER_QUEUES)
     assert set(body) >= {"overview", "workers", "beat", "queues", "tasks", "history"}
@@ -103,20 +103,22 @@ def test_task_percentiles_come_from_the_merged_histograms():
 
 
 def test_pausing_an_unknown_queue_is_a_400_and_is_audited_as_refused(staff_client):
-    response = staff_client.post("/ops/api/workers/control", {"action": "pause", "queue": "nope", "confirm": "yes"})
+    response = staff_client.post(
+        "/ops/workers/control?format=json", {"action": "pause", "queue": "nope", "confirm": "yes"}
+    )
 
     assert response.status_code == 400 and "queue must be one of" in response.json()["error"]["message"]
     assert OperatorAction.objects.get().outcome == "refused"
 
 
 def test_an_unknown_action_is_a_400_naming_it(staff_client):
-    response = staff_client.post("/ops/api/workers/control", {"action": "explode"})
+    response = staff_client.post("/ops/workers/control?format=json", {"action": "explode"})
 
     assert response.status_code == 400 and response.json()["error"]["fields"] == {"action": "unknown action 'explode'"}
 
 
 def test_a_control_asks_for_confirmation_first(staff_client):
-    response = staff_client.post("/ops/api/workers/control", {"action": "pause", "queue": "default"})
+    response = staff_client.post("/ops/workers/control?format=json", {"action": "pause", "queue": "default"})
     page = staff_client.post("/ops/workers/control", {"action": "pause", "queue": "default"}).content.decode()
 
     assert response.status_code == 409 and response.json()["error"]["confirm"] == "yes"
@@ -129,7 +131,7 @@ def test_controls_need_the_control_workers_permission():
     client = Client()
     client.force_login(user)
 
-    response = client.post("/ops/api/workers/control", {"action": "resume", "queue": "default"})
+    response = client.post("/ops/workers/control?format=json", {"action": "resume", "queue": "default"})
 
     assert response.status_code == 403 and "control_workers" in response.json()["error"]["message"]
 
@@ -139,7 +141,7 @@ def test_a_broadcast_nobody_answers_fails_within_its_timeout_and_is_audited(staf
     started = time.monotonic()
 
     response = staff_client.post(
-        "/ops/api/workers/control", {"action": "revoke", "task_id": "abc-123", "confirm": "yes"}
+        "/ops/workers/control?format=json", {"action": "revoke", "task_id": "abc-123", "confirm": "yes"}
     )
 
     assert time.monotonic() - started < 3
@@ -149,7 +151,7 @@ def test_a_broadcast_nobody_answers_fails_within_its_timeout_and_is_audited(staf
 
 def test_stopping_a_worker_that_is_not_live_is_refused(staff_client):
     response = staff_client.post(
-        "/ops/api/workers/control", {"action": "shutdown", "nodename": "celery@gone", "confirm": "yes"}
+        "/ops/workers/control?format=json", {"action": "shutdown", "nodename": "celery@gone", "confirm": "yes"}
     )
 
     assert response.status_code == 400 and response.json()["error"]["message"] == "no live worker has that name"
