@@ -104,7 +104,8 @@ class WebhookCharge(Schema):
     model_config = ConfigDict(extra="allow")
 
     status: Literal["succeeded", "failed"]
-    id: str | None = Field(None, description="The provider's charge id")
+    # The column's bound, and no NUL (PostgreSQL text cannot hold it): either would be a 500 at the lookup.
+    id: str | None = Field(None, max_length=128, pattern=r"^[^\x00]*$", description="The provider's charge id")
     reference: str | None = Field(None, description="`payment:<id>` as the console sent it", examples=["payment:42"])
     amount: str | None = None
     currency: str | None = None

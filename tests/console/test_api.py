@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -158,3 +161,16 @@ def test_an_object_that_is_not_there_is_a_404(staff_client, path):
 
 def test_the_actions_are_not_api_operations(staff_client):
     assert staff_client.post("/api/ops/workers/control").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["/ops/", "/ops/alerts", "/ops/audit", "/ops/database", "/ops/workers", "/ops/dead-letters", "/ops/realtime"],
+)
+def test_every_pages_json_link_opens_its_twin(staff_client, page):
+    link = re.search(r'class="json" href="([^"]+)"', staff_client.get(page).content.decode())[1]
+
+    response = staff_client.get(html.unescape(link))
+
+    assert link.startswith("/api/ops/")
+    assert response.status_code == 200 and "overview" in response.json()

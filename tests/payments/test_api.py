@@ -270,6 +270,14 @@ def test_a_stale_webhook_signature_is_refused(client, settings):
     assert _webhook(client, event, settings.PAYMENT_WEBHOOK_SECRET, timestamp=an_hour_ago).status_code == 400
 
 
+@pytest.mark.parametrize("charge_id", ["ch_\x00nul", "ch_" + "x" * 126])
+def test_a_webhook_charge_id_postgresql_cannot_hold_is_a_400_not_a_500(client, settings, charge_id):
+    response = _webhook(client, {"id": charge_id, "status": "succeeded"}, settings.PAYMENT_WEBHOOK_SECRET)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_failed"
+
+
 def test_a_webhook_for_an_illegal_transition_is_a_409(client, settings):
     payment = PaymentFactory(status="refunded", provider_payment_id="ch_6")
     event = {"id": "ch_6", "status": "failed", "reference": f"payment:{payment.id}"}
