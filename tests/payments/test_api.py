@@ -299,10 +299,11 @@ def test_a_webhook_charge_for_an_expired_payment_is_recorded_not_refused(client,
     assert (payment.status, payment.provider_payment_id) == ("succeeded", "ch_late")
 
 
-def test_the_openapi_schema_describes_every_api_route(client):
+def test_the_openapi_schema_describes_every_payments_route(client):
     schema = client.get("/api/schema").json()
+    paths = schema["paths"].items()
 
-    assert {(method, path) for path, operations in schema["paths"].items() for method in operations} == {
+    assert {(m, path) for path, ops in paths for m, op in ops.items() if op["tags"] == ["payments"]} == {
         ("post", "/api/payments"),
         ("get", "/api/payments/{payment_id}"),
         ("post", "/api/payments/{payment_id}/status"),
