@@ -18,7 +18,6 @@ from apps.workers.services import (
     deadletter_dry_run,
     deadletter_replay_selected,
 )
-from lib.admin import ReadOnlyAdminMixin
 
 
 class DeadLetterActionForm(ActionForm):

@@ -32,7 +32,9 @@ def _publish(kind: str) -> dict:
 def test_the_overview_has_the_agreed_shape():
     overview = console_overview(now=timezone.now())
 
-    assert set(overview) == {"generated_at", "status", "summary", "processes", "tiles", "health", "alerts", "notes"}
+    assert set(overview) == {
+        "generated_at", "status", "levels", "summary", "processes", "tiles", "health", "alerts", "notes",
+    }  # fmt: skip
     assert set(overview["summary"]) == SUMMARY_KEYS
     assert set(overview["tiles"]) == TILE_KEYS
     assert overview["status"]["level"] in ("ok", "degraded", "down")
