@@ -281,12 +281,14 @@ CELERY_TASK_ROUTES = {
     "tutoring.*": {"queue": "sessions"},
     "pipeline.notify_allocation": {"queue": "cache"},
 }
+# Seconds between two samples of the cluster into telemetry_samples (history, alert rules).
+TELEMETRY_SAMPLE_INTERVAL = env.float("TELEMETRY_SAMPLE_INTERVAL", 30.0, minimum=1.0)
 # Seconds between periodic runs; the one schedule of every periodic task.
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-payments": {"task": "payments.reconcile_stuck", "schedule": 300.0},
     "resume-stalled-pipelines": {"task": "pipeline.resume_stalled", "schedule": 300.0},
     "prune-expired-data": {"task": "deadletters.prune", "schedule": 3600.0},
-    "telemetry-sample": {"task": "telemetry.sample", "schedule": 30.0},
+    "telemetry-sample": {"task": "telemetry.sample", "schedule": TELEMETRY_SAMPLE_INTERVAL},
     "timeline-prune": {"task": "timeline.prune", "schedule": 600.0},
 }
 # Dead letters resolved or discarded this many days ago are pruned (each prune is audited).

@@ -19,10 +19,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
-from apps.console import telemetry
 from apps.console.presenters import WS_AMBER_RATIO
 from apps.console.shared_cache import shared_page_data
 from apps.realtime.selectors import realtime_connection_stats
+from apps.telemetry import selectors as telemetry
 from lib.db import statement_timeout
 from lib.redis import REDIS_ERRORS
 
@@ -48,7 +48,7 @@ def _page_data() -> dict[str, Any]:
     notes: list[str] = []
     now = time.time()
     try:
-        snapshots = telemetry.snapshots_read()
+        snapshots = telemetry.process_snapshots()
     except (*REDIS_ERRORS, ValueError) as exc:
         notes.append(f"process snapshots unavailable: {type(exc).__name__}")
         snapshots = None

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.console import telemetry
 from apps.console.access import console_page, wants_json
+from apps.telemetry import selectors as telemetry
 from apps.timeline.selectors import QUERY_MAX, payment_timeline, timeline_find_payments
 from apps.web.errors import error_response
 
