@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.console import database_views, timeline_views, views, workers_views
+from apps.console import database_views, drills_views, timeline_views, views, workers_views
 
 app_name = "console"
 
@@ -28,6 +28,8 @@ urlpatterns = [
     path("ops/workers/control", workers_views.worker_control, name="workers-control"),
     path("ops/payments", timeline_views.payment_search, name="payments"),
     path("ops/payments/<int:payment_id>", timeline_views.payment, name="payment"),
+    path("ops/drills", drills_views.drills_page, name="drills"),
+    path("ops/drills/<slug:name>/run", drills_views.drill_start, name="drills-run"),
     # JSON twins under /ops/api/ (they move to the django-ninja API's "console" tag later).
     path("ops/api/overview", views.overview, name="api-overview"),
     path("ops/api/alerts", views.alerts, name="api-alerts"),
@@ -49,4 +51,6 @@ urlpatterns = [
     path("ops/api/workers/control", workers_views.worker_control, name="api-workers-control"),
     path("ops/api/payments", timeline_views.payment_search, name="api-payments"),
     path("ops/api/payments/<int:payment_id>", timeline_views.payment, name="api-payment"),
+    path("ops/api/drills", drills_views.drills_page, name="api-drills"),
+    path("ops/api/drills/<slug:name>/run", drills_views.drill_start, name="api-drills-run"),
 ]
