@@ -5,6 +5,7 @@ from django.urls import path
 from apps.console import (
     database_views,
     deadletters_views,
+    drills_views,
     realtime_views,
     timeline_views,
     views,
@@ -42,6 +43,8 @@ urlpatterns = [
     path("ops/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="dead-letter-job"),
     path("ops/dead-letters/jobs/<int:job_id>/cancel", deadletters_views.job_cancel, name="dead-letter-job-cancel"),
     path("ops/realtime", realtime_views.realtime, name="realtime"),
+    path("ops/drills", drills_views.drills_page, name="drills"),
+    path("ops/drills/<slug:name>/run", drills_views.drill_start, name="drills-run"),
     # JSON twins under /ops/api/ (they move to the django-ninja API's "console" tag later).
     path("ops/api/overview", views.overview, name="api-overview"),
     path("ops/api/alerts", views.alerts, name="api-alerts"),
@@ -66,4 +69,6 @@ urlpatterns = [
     path("ops/api/dead-letters", deadletters_views.dead_letters, name="api-dead-letters"),
     path("ops/api/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="api-dead-letter-job"),
     path("ops/api/realtime", realtime_views.realtime, name="api-realtime"),
+    path("ops/api/drills", drills_views.drills_page, name="api-drills"),
+    path("ops/api/drills/<slug:name>/run", drills_views.drill_start, name="api-drills-run"),
 ]
