@@ -12,13 +12,13 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.console import telemetry
 from apps.console.access import console_page, wants_json
 from apps.console.actions import confirmation_required, console_action
 from apps.console.presenters import tile_levels
 from apps.drills.catalogue import DRILLS
 from apps.drills.effects import DrillFailed
 from apps.drills.services import DrillRefused, drill_list, drill_run
+from apps.telemetry import selectors as telemetry
 from apps.web.errors import error_response
 
 DRILL_PERMISSION = "console.run_drills"
