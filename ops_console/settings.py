@@ -579,5 +579,12 @@ DRILL_MAX_SECONDS = env.float("DRILL_MAX_SECONDS", 120.0, minimum=0.1)
 DRILL_PROVIDER_DELAY_MS = env.int("DRILL_PROVIDER_DELAY_MS", 2000, minimum=0)
 # Seconds the console waits for the sandbox provider's control endpoint.
 DRILL_CONTROL_TIMEOUT = env.float("DRILL_CONTROL_TIMEOUT", 2.0, minimum=0.1)
+# The drills set the sandbox provider's mode through lib/http.py like every outbound call (no retry, its own breaker).
+HTTP_TARGETS["provider_control"] = {
+    "base_url": PAYMENT_PROVIDER_URL,
+    "kind": "internal",
+    "read_timeout": DRILL_CONTROL_TIMEOUT,
+    "retries": 0,
+}
 # Payments the "burst" drill creates.
 DRILL_BURST_PAYMENTS = env.int("DRILL_BURST_PAYMENTS", 50, minimum=1)

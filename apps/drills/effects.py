@@ -12,7 +12,6 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-import requests
 import structlog
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -20,6 +19,7 @@ from django.db import DatabaseError, connection
 from apps.directory.models import Course, Student
 from apps.payments.services import PaymentRequest, payment_create
 from lib.db import statement_timeout
+from lib.http import UpstreamFailure, http_client
 
 logger = structlog.get_logger(__name__)
 
@@ -38,11 +38,8 @@ def provider_mode_set(*, mode: str, seconds: float) -> None:
         "seconds": seconds,
     }
     try:
-        response = requests.post(
-            f"{settings.PAYMENT_PROVIDER_URL.rstrip('/')}/_control/mode", json=payload,
-            timeout=settings.DRILL_CONTROL_TIMEOUT,
-        )  # fmt: skip
-    except requests.RequestException as exc:
+        response = http_client("provider_control").request("POST", "/_control/mode", json=payload)
+    except UpstreamFailure as exc:
         raise DrillFailed(f"the provider's control endpoint did not answer ({type(exc).__name__})") from exc
     if response.status_code != 200:
         raise DrillFailed(f"the provider refused the mode (HTTP {response.status_code}): is it the sandbox provider?")

@@ -102,7 +102,10 @@ def test_a_poison_task_drill_is_audited_marked_running_and_refused_twice(staff_c
 
 @pytest.mark.django_db
 def test_a_provider_drill_that_cannot_reach_the_provider_is_a_503_audited_as_failed(staff_client, drills_on, settings):
-    settings.PAYMENT_PROVIDER_URL = "http://127.0.0.1:1"
+    settings.HTTP_TARGETS = {
+        **settings.HTTP_TARGETS,
+        "provider_control": {**settings.HTTP_TARGETS["provider_control"], "base_url": "http://127.0.0.1:1"},
+    }
 
     response = staff_client.post(
         "/ops/api/drills/provider_failing/run", {"confirm": "provider_failing", "seconds": "5"}
