@@ -1,49 +1,100 @@
-"""Server time of the console's selectors, computed and cached, over large tables.
+"""The console's costs at scale: overview JSON server time and queries, database CPU of open dashboards, telemetry.
 
-    make bench ARGS="console [--dead-letters 200000] [--samples 1000000] [--runs 50]"
+    make bench ARGS="console [--payments 1000000] [--runs 200] [--clients 20] [--seconds 60] [--pairs 40]"
 
-Seeds dead letters and history samples with generate_series (once; reruns
-reuse them), then times console_overview() computed afresh (every read it
-makes, the SQL statement count included), console_overview() served from the
-shared cache, and metric_series() over 7 days; then the dead-letters and realtime
-pages' data (apps/console/deadletters.py, realtime.py) computed afresh and shared. The payments table (seed_demo
---payments 1000000) does not enter these statements: the overview reads no
-payment rows.
+1. Data: `seed_demo --payments N` once into the bench database (`make bench` keeps
+   its PostgreSQL under .data/bench/postgres, so later runs reuse it: the seed is
+   skipped when the payments are there), plus 200 000 dead letters and 1 000 000
+   history samples rolled up into their buckets.
+2. The overview's JSON twin (`GET /api/ops/overview`, in process through Django's
+   test client, middleware included, a staff session): server time computed afresh
+   (the shared cache cleared before each request) and from the shared cache, with
+   the SQL statements of each request (printed: they must not vary); the 24 h and
+   7 d history twins too.
+3. Database CPU of open dashboards: a real uvicorn on the bench database; PostgreSQL's
+   CPU time read from /proc/<pid>/stat (the postmaster's own and reaped children's
+   time, plus each live backend's) over `--seconds` with no dashboard, with
+   `--clients` pages polling /ops/live every CONSOLE_LIVE_INTERVAL, and with as
+   many /ws/ops/ sockets. A background load of `--load-rps` payment reads runs
+   through every phase, so "versus none" has a working database to compare with.
+4. Telemetry's cost on req/s: bench/middleware.py's interleaved A B B A rounds
+   with and without TelemetryMiddleware, the median ratio and its spread.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime
 import os
 import statistics
+import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+# The project root instead of bench/, whose websockets.py would shadow the websockets package.
+sys.path[0] = str(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
 os.environ["DEBUG"] = "0"
 os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
 os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "bench-webhook-secret")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+os.environ.setdefault("API_TOKENS", "bench-token")
+os.environ.setdefault("RATE_LIMIT_API", "1000000/m")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
+import requests  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from apps.console import deadletters, realtime  # noqa: E402
-from apps.telemetry.selectors import console_overview, metric_series  # noqa: E402
-from apps.workers.selectors import deadletter_count_capped, deadletter_groups, deadletter_list  # noqa: E402
+from apps.telemetry.reporter import key, reporter_start  # noqa: E402
+from apps.telemetry.selectors import console_overview  # noqa: E402
+from apps.telemetry.services import rollups_rebuild  # noqa: E402
+from bench.middleware import _payment_id, telemetry_cost, telemetry_cost_line  # noqa: E402
+from lib.redis import get_client  # noqa: E402
+from scripts.devstack import UVICORN_WS_FLAGS, _free_port  # noqa: E402
 
 SERIES = ["http.rps", "http.p95_ms", "db_pool.in_use", "websockets.connections", "queues.depth", "dead_letters.total"]
+BENCH_USER = "bench-operator"
 
 
-def _seed(dead_letters: int, samples: int) -> None:
+# --- 1. data ---------------------------------------------------------------------------
+
+
+def _payments_estimate() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'payments'::regclass")
+        return int(cursor.fetchone()[0])
+
+
+def _seed_payments(payments: int) -> None:
+    if _payments_estimate() >= payments * 0.95:
+        print(f"payments: ~{_payments_estimate():,} already seeded (pg_class estimate), reused")
+        return
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "seed_demo", "--payments", str(payments)], cwd=ROOT, check=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE payments")
+    print(f"payments: seeded {payments:,} with seed_demo in {time.perf_counter() - started:.0f} s")
+
+
+def _seed_console(dead_letters: int, samples: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM (SELECT 1 FROM dead_letters LIMIT %s) s", [dead_letters])
         if cursor.fetchone()[0] < dead_letters:
@@ -65,76 +116,319 @@ def _seed(dead_letters: int, samples: int) -> None:
                 " FROM unnest(%s::text[]) name, generate_series(1, %s) g",
                 [SERIES, per_series],
             )
+            now = timezone.now()
+            rollups_rebuild(since=now - datetime.timedelta(seconds=30 * per_series + 3600), until=now)
         cursor.execute("ANALYZE dead_letters")
         cursor.execute("ANALYZE telemetry_samples")
+        cursor.execute("ANALYZE telemetry_rollups")
 
 
-def _timed(call, runs: int) -> list[float]:
-    times = []
+def _staff_user(n: int = 0):  # type: ignore[no-untyped-def]
+    """Operator number n (each dashboard its own: /ws/ops/ allows WS_MAX_CONNECTIONS_PER_USER sockets per user)."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(
+        username=f"{BENCH_USER}-{n}", defaults={"is_staff": True, "is_superuser": True}
+    )
+    return user
+
+
+# --- 2. the overview's JSON twin ---------------------------------------------------------------
+
+
+def _forget_cached_overview() -> None:
+    get_client("write").delete(key("overview"), key("overview", "computing"))
+
+
+def _overview_cached() -> None:
+    console_overview()  # the shared copy is fresh for the request that follows
+
+
+def _request_times(
+    client: Client, path: str, runs: int, before: Callable[[], None] | None
+) -> tuple[list[float], set[int]]:
+    times, counts = [], set()
     for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+        if before:
+            before()
+        connection.queries_log.clear()  # a full log (9000 entries) would make the count wrong
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise SystemExit(f"GET {path}: HTTP {response.status_code}")
+        counts.add(len(queries))
+    return times, counts
 
 
-def _line(label: str, times: list[float]) -> str:
-    p95 = statistics.quantiles(times, n=20)[18] if len(times) >= 20 else max(times)
-    return f"  {label:38}: p50 {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms   ({len(times)} runs)"
+def _p95(times: list[float]) -> float:
+    return statistics.quantiles(times, n=20)[18] if len(times) >= 20 else max(times)
+
+
+def _line(label: str, times: list[float], counts: set[int] | None = None) -> str:
+    queries = f"   SQL statements per request: {sorted(counts)}" if counts is not None else ""
+    return (
+        f"  {label:44}: p50 {statistics.median(times):6.1f} ms   p95 {_p95(times):6.1f} ms"
+        f"   ({len(times)} requests){queries}"
+    )
+
+
+def overview_twin(runs: int) -> None:
+    client = Client()
+    client.force_login(_staff_user())
+    client.get("/api/ops/overview")  # warm: templates, pools, first plans
+    print("overview JSON twin, server time in process (middleware, session, view; target p95 < 50 ms):")
+    for label, path, before in [
+        ("GET /api/ops/overview, computed afresh", "/api/ops/overview", _forget_cached_overview),
+        ("GET /api/ops/overview, from the shared cache", "/api/ops/overview", _overview_cached),
+        ("GET /api/ops/overview?range=24h, afresh", "/api/ops/overview?range=24h", _forget_cached_overview),
+        ("GET /api/ops/overview?range=7d, afresh", "/api/ops/overview?range=7d", _forget_cached_overview),
+    ]:
+        times, counts = _request_times(client, path, runs, before)
+        print(_line(label, times, counts))
+
+
+def _forget_console_readings() -> None:
+    """Every page's shared reading and the overview's, so the next request computes afresh."""
+    client = get_client("write")
+    stale = list(client.scan_iter(match=f"{settings.TELEMETRY_KEY_PREFIX}:console:*", count=1000))
+    client.delete(key("overview"), key("overview", "computing"), *stale)
+
+
+def _a_payment_id() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(id) FROM payments")
+        return int(cursor.fetchone()[0] or 1)
+
+
+def page_twins(runs: int) -> None:
+    """Every console page's JSON twin: afresh (target p95 < 50 ms; the database page's statistics up to 500 ms)."""
+    client = Client()
+    client.force_login(_staff_user())
+    payment_id = _a_payment_id()
+    print("console pages' JSON twins, server time in process, computed afresh and from the shared copy:")
+    for path in [
+        "/api/ops/database",
+        "/api/ops/workers",
+        "/api/ops/dead-letters",
+        "/api/ops/dead-letters?status=all&q=123456",
+        "/api/ops/realtime",
+        "/api/ops/alerts",
+        "/api/ops/audit",
+        f"/api/ops/payments?q={payment_id}",
+        f"/api/ops/payments/{payment_id}",
+    ]:
+        client.get(path)  # warm
+        times, counts = _request_times(client, path, runs, _forget_console_readings)
+        print(_line(f"GET {path}, afresh", times, counts))
+        times, counts = _request_times(client, path, runs, None)
+        print(_line(f"GET {path}, shared", times, counts))
+
+
+# --- 3. database CPU of open dashboards ------------------------------------------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _postmaster_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('data_directory')")
+        data_directory = cursor.fetchone()[0]
+    return int((Path(data_directory) / "postmaster.pid").read_text().split()[0])
+
+
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def postgres_cpu_seconds(postmaster: int) -> float:
+    """PostgreSQL's CPU so far: the postmaster's own and its reaped children's, plus each live child's."""
+    own = _stat(postmaster)  # fields after the name: state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+    ticks = sum(int(v) for v in own[11:15])
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(entry.name)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if fields[1] == str(postmaster):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / TICKS
+
+
+@contextmanager
+def web_server() -> Iterator[str]:
+    port = _free_port(8300)
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "OPS_PROCESS_KIND": "web", "WS_ALLOWED_ORIGINS": base}
+    argv = [sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log"]
+    log = open(ROOT / ".data" / "bench" / "console-web.log", "ab")  # noqa: SIM115  (closed below)
+    server = subprocess.Popen([*argv, *UVICORN_WS_FLAGS], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{base}/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the bench's web server did not start: see .data/bench/console-web.log") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _session_cookies(count: int) -> list[str]:
+    cookies = []
+    for n in range(count):
+        client = Client()
+        client.force_login(_staff_user(n))
+        cookies.append(client.cookies["sessionid"].value)
+    return cookies
+
+
+def _background_load(base: str, payment_id: int, rps: float, stop: threading.Event) -> None:
+    """`rps` payment reads per second (the application's own database work), until stopped."""
+    path = f"{base}/api/payments/{payment_id}"
+    headers = {"Authorization": f"Bearer {settings.API_TOKENS[0]}"}
+    with requests.Session() as http:
+        next_at = time.monotonic()
+        while not stop.is_set():
+            try:
+                http.get(path, headers=headers, timeout=10)
+            except requests.RequestException:
+                return  # the server is stopping
+            next_at += 1 / rps
+            stop.wait(max(0.0, next_at - time.monotonic()))
+
+
+def _pollers(base: str, cookies: list[str], stop: threading.Event) -> list[threading.Thread]:
+    def poll(cookie: str) -> None:
+        with requests.Session() as http:
+            http.cookies.set("sessionid", cookie)
+            while not stop.is_set():
+                response = http.get(f"{base}/ops/live", timeout=10)
+                if response.status_code != 200:
+                    raise SystemExit(f"/ops/live: HTTP {response.status_code}")
+                stop.wait(settings.CONSOLE_LIVE_INTERVAL)
+
+    return [threading.Thread(target=poll, args=(cookie,), daemon=True) for cookie in cookies]
+
+
+async def _sockets(base: str, cookies: list[str], seconds: float) -> int:
+    """One /ws/ops/ socket per cookie, open for `seconds`; returns the overview frames they received."""
+    from websockets.asyncio.client import connect
+
+    url = base.replace("http://", "ws://") + "/ws/ops/"
+    frames = 0
+
+    async def one(cookie: str) -> None:
+        nonlocal frames
+        async with connect(url, origin=base, additional_headers={"Cookie": f"sessionid={cookie}"}) as ws:  # type: ignore[arg-type]
+            deadline = time.monotonic() + seconds
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    message = await asyncio.wait_for(ws.recv(), timeout=left)
+                except TimeoutError:
+                    break
+                frames += '"ops.overview"' in str(message)
+
+    await asyncio.gather(*(one(cookie) for cookie in cookies))
+    return frames
+
+
+def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
+    postmaster = _postmaster_pid()
+    cookies = _session_cookies(clients)
+    payment_id = _payment_id()
+    connection.close()  # this process's own backend stays out of the measurement
+    with web_server() as base:
+        stop_load = threading.Event()
+        load = threading.Thread(target=_background_load, args=(base, payment_id, load_rps, stop_load), daemon=True)
+        if load_rps > 0:
+            load.start()
+        time.sleep(3)  # the server's pools and plans warm
+
+        def measure(label: str, run: Callable[[], str]) -> float:
+            started = postgres_cpu_seconds(postmaster)
+            note = run()
+            used = postgres_cpu_seconds(postmaster) - started
+            print(f"  {label:44}: PostgreSQL CPU {used:6.2f} s over {seconds:.0f} s{note}")
+            return used
+
+        def idle() -> str:
+            time.sleep(seconds)
+            return ""
+
+        def polling() -> str:
+            stop = threading.Event()
+            threads = _pollers(base, cookies, stop)
+            for thread in threads:
+                thread.start()
+            time.sleep(seconds)
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=15)
+            return ""
+
+        def sockets(count: int) -> Callable[[], str]:
+            def run() -> str:
+                frames = asyncio.run(_sockets(base, cookies[:count], seconds))
+                return f"   ({frames} overview frames received)"
+
+            return run
+
+        print(
+            f"database CPU, {clients} dashboards for {seconds:.0f} s vs none"
+            f" (background load {load_rps:g} payment reads/s; target: ≤ 5 % added):"
+        )
+        baseline = measure("no dashboard", idle)
+        for label, run in [
+            ("1 /ws/ops/ socket", sockets(1)),
+            (f"{clients} dashboards polling /ops/live", polling),
+            (f"{clients} /ws/ops/ sockets", sockets(clients)),
+        ]:
+            used = measure(label, run)
+            added = used - baseline
+            share = f"{added / baseline:+.1%}" if baseline > 0 else "n/a"
+            print(
+                f"  {'':44}  added {added:+6.2f} s = {share} of the no-dashboard CPU, {added / seconds:.2%} of one core"
+            )
+        stop_load.set()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--payments", type=int, default=1_000_000)
     parser.add_argument("--dead-letters", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--load-rps", type=float, default=20.0)
+    parser.add_argument("--pairs", type=int, default=40)
+    parser.add_argument("--pair-requests", type=int, default=300)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["twin", "pages", "cpu", "telemetry"])
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    _seed(args.dead_letters, args.samples)
-    print(f"seeded {args.dead_letters} dead letters, {args.samples} samples in {time.perf_counter() - started:.1f} s")
-
-    with CaptureQueriesContext(connection) as queries:
-        console_overview(now=timezone.now())
-    computed = _timed(lambda: console_overview(now=timezone.now()), args.runs)
-    console_overview()
-    cached = _timed(console_overview, args.runs * 4)
-    series = _timed(lambda: metric_series(names=SERIES, range_="7d"), args.runs)
-    print(f"console_overview computed: {len(queries)} SQL statements")
-    print(_line("console_overview() computed afresh", computed))
-    print(_line("console_overview() from the shared cache", cached))
-    print(_line(f"metric_series({len(SERIES)} series, 7d)", series))
-    _console_pages(args.runs)
-
-
-def _console_pages(runs: int) -> None:
-    """The dead-letters and realtime pages' data (their JSON twins' server time), computed afresh and shared."""
-    pages = {
-        "dead letters, new (default)": deadletters.page_query({}),
-        "dead letters, all, by queue": deadletters.page_query({"status": "all", "queue": "default"}),
-        "dead letters, all, by payment id": deadletters.page_query({"status": "all", "q": "123456"}),
-    }
-    for label, query in pages.items():
-        with CaptureQueriesContext(connection) as queries:
-            deadletters._page_data(query)
-        print(f"{label}: {len(queries)} SQL statements")
-        print(_line(f"  {label}, computed", _timed(lambda q=query: deadletters._page_data(q), runs)))
-    query = deadletters.page_query({})
-    filters = query.filters
-    parts = {
-        "groups": lambda: deadletter_groups(filters=filters, limit=50, within=deadletters.GROUP_WINDOW),
-        "letters": lambda: list(deadletter_list(filters=filters)[: deadletters.LETTERS_SHOWN]),
-        "capped count": lambda: deadletter_count_capped(filters=filters, cap=deadletters.COUNT_CAP),
-        "growth series (24h, shared by every filter)": deadletters._growth_series,
-    }
-    for label, call in parts.items():
-        print(_line(f"  part: {label}", _timed(call, runs)))
-    deadletters.deadletters_page(query=query)
-    print(_line("dead letters page, shared copy", _timed(lambda: deadletters.deadletters_page(query=query), runs * 4)))
-    print(_line("realtime page, computed", _timed(realtime._page_data, runs)))
-    realtime.realtime_page()
-    print(_line("realtime page, shared copy", _timed(realtime.realtime_page, runs * 4)))
+    _seed_payments(args.payments)
+    _seed_console(args.dead_letters, args.samples)
+    reporter_start(kind="web")
+    if "twin" not in args.skip:
+        overview_twin(args.runs)
+    if "pages" not in args.skip:
+        page_twins(max(20, args.runs // 4))
+    if "cpu" not in args.skip:
+        dashboards_cpu(clients=args.clients, seconds=args.seconds, load_rps=args.load_rps)
+    if "telemetry" not in args.skip:
+        print("telemetry's cost on web req/s (GET /api/payments/<id>, in process, concurrency 8):")
+        print(telemetry_cost_line(telemetry_cost(pairs=args.pairs, requests=args.pair_requests, concurrency=8)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ command costs at most its purpose's timeout.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Callable
 from functools import cache
@@ -55,20 +56,40 @@ def _client(url: str, purpose: Purpose) -> redis.Redis:
     )
 
 
+# A fault drill (apps/drills) makes Redis unreachable for this process until this monotonic time.
+UNREACHABLE_URL = "redis://127.0.0.1:1/0"  # port 1: refused at once
+_unreachable_until = 0.0
+
+
+def redis_cut_off(*, seconds: float) -> None:
+    """Make Redis unreachable for this process's clients (get_client) for `seconds`; reverts by itself."""
+    global _unreachable_until
+    _unreachable_until = time.monotonic() + seconds
+
+
+def redis_cut_off_remaining() -> float:
+    return max(0.0, _unreachable_until - time.monotonic())
+
+
+def _url() -> str:
+    return UNREACHABLE_URL if _unreachable_until and time.monotonic() < _unreachable_until else settings.REDIS_URL
+
+
 def get_client(purpose: Purpose) -> redis.Redis:
     """A client bounded for `purpose`; callers must still handle redis.RedisError."""
-    return _client(settings.REDIS_URL, purpose)
+    return _client(_url(), purpose)
 
 
 def get_async_client(purpose: Purpose) -> redis.asyncio.Redis:
     """An asyncio client bounded like get_client(purpose), one per event loop (Channels consumers)."""
     loop = asyncio.get_running_loop()
-    key = (settings.REDIS_URL, purpose)
+    url = _url()
+    key = (url, purpose)
     clients = _async_clients.setdefault(loop, {})
     if key not in clients:
         timeout = _timeout(purpose)
         clients[key] = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL,
+            url,
             socket_timeout=timeout,
             socket_connect_timeout=min(timeout, settings.REDIS_CONNECT_TIMEOUT),
             retry_on_timeout=False,

@@ -64,6 +64,7 @@ LOCAL_APPS = [
     "apps.telemetry",
     "apps.timeline",
     "apps.console",
+    "apps.drills",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -106,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.drills.context.drills_enabled",  # the console's nav links /ops/drills when on
             ],
         },
     },
@@ -281,12 +283,14 @@ CELERY_TASK_ROUTES = {
     "tutoring.*": {"queue": "sessions"},
     "pipeline.notify_allocation": {"queue": "cache"},
 }
+# Seconds between two samples of the cluster into telemetry_samples (history, alert rules).
+TELEMETRY_SAMPLE_INTERVAL = env.float("TELEMETRY_SAMPLE_INTERVAL", 30.0, minimum=1.0)
 # Seconds between periodic runs; the one schedule of every periodic task.
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-payments": {"task": "payments.reconcile_stuck", "schedule": 300.0},
     "resume-stalled-pipelines": {"task": "pipeline.resume_stalled", "schedule": 300.0},
     "prune-expired-data": {"task": "deadletters.prune", "schedule": 3600.0},
-    "telemetry-sample": {"task": "telemetry.sample", "schedule": 30.0},
+    "telemetry-sample": {"task": "telemetry.sample", "schedule": TELEMETRY_SAMPLE_INTERVAL},
     "timeline-prune": {"task": "timeline.prune", "schedule": 600.0},
 }
 # Dead letters resolved or discarded this many days ago are pruned (each prune is audited).
@@ -564,3 +568,23 @@ LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"
 LOG_FORMAT = env.choice("LOG_FORMAT", "console" if DEBUG else "json", ("json", "console"))
 
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT, process_kind=PROCESS_KIND)
+
+# --- Fault drills (/ops/drills; docs/console.md#fault-drills) ------------------
+# Off by default; `make run` turns them on; `check --deploy` fails while on (ops_console.E020).
+OPS_FAULT_DRILLS = env.bool("OPS_FAULT_DRILLS", False)
+# How long a timed drill lasts unless the operator says otherwise, and the most it may last.
+DRILL_SECONDS = env.float("DRILL_SECONDS", 30.0, minimum=0.1)
+DRILL_MAX_SECONDS = env.float("DRILL_MAX_SECONDS", 120.0, minimum=0.1)
+# The sandbox provider's delay per answer in the "provider slow" drill.
+DRILL_PROVIDER_DELAY_MS = env.int("DRILL_PROVIDER_DELAY_MS", 2000, minimum=0)
+# Seconds the console waits for the sandbox provider's control endpoint.
+DRILL_CONTROL_TIMEOUT = env.float("DRILL_CONTROL_TIMEOUT", 2.0, minimum=0.1)
+# The drills set the sandbox provider's mode through lib/http.py like every outbound call (no retry, its own breaker).
+HTTP_TARGETS["provider_control"] = {
+    "base_url": PAYMENT_PROVIDER_URL,
+    "kind": "internal",
+    "read_timeout": DRILL_CONTROL_TIMEOUT,
+    "retries": 0,
+}
+# Payments the "burst" drill creates.
+DRILL_BURST_PAYMENTS = env.int("DRILL_BURST_PAYMENTS", 50, minimum=1)

@@ -9,7 +9,7 @@ API (subject to the mode):
                           reads, never charges); 404 charge_not_found when there is none.
 Read and steer (never subject to the mode):
   GET  /v1/stats               charges created, per idempotency key, and requests per "METHOD /path".
-  POST /_control/mode          {"mode": normal|slow|hang|error|refuse, "delay_ms": N, "count": N}
+  POST /_control/mode          {"mode": normal|slow|hang|error|refuse, "delay_ms": N, "count": N, "seconds": S}
   POST /_control/reset         forget everything, back to normal, release hung requests.
   POST /_control/webhook       {"charge_id", "status"?, "url"?}: send a signed webhook now.
   GET  /_control/last_request  method, path, headers and body of the last API request.
@@ -19,7 +19,9 @@ Modes: slow does the work, then holds the answer delay_ms (so a client that give
 up still leaves the charge behind, as with a real provider); hang never answers
 and holds the socket until reset or the next mode change; error answers 500
 without doing the work; refuse resets the connection without answering. With
-"count", the mode applies to that many API requests and then reverts to normal.
+"count", the mode applies to that many API requests and then reverts to normal;
+with "seconds", it reverts to normal (releasing hung requests) after that many
+seconds, by the provider's own timer (the console's fault drills rely on it).
 A reference starting with "fail" makes a declined charge (status "failed").
 """
 
@@ -90,10 +92,21 @@ class ProviderState:
             self._clear()
             self._release_hung()
 
-    def set_mode(self, mode: Mode) -> None:
+    def set_mode(self, mode: Mode, seconds: float | None = None) -> None:
         with self._lock:
             self.mode = mode
             self._release_hung()
+        if seconds is not None:
+            timer = threading.Timer(seconds, self._revert, args=(mode,))
+            timer.daemon = True
+            timer.start()
+
+    def _revert(self, mode: Mode) -> None:
+        """Back to normal after a timed mode, unless the mode changed since."""
+        with self._lock:
+            if self.mode is mode:
+                self.mode = Mode()
+                self._release_hung()
 
     def release_hung(self) -> None:
         with self._lock:
@@ -300,12 +313,15 @@ def control_reply(state: ProviderState, method: str, path: str, body: bytes) -> 
 def _set_mode(state: ProviderState, payload: Any) -> Reply:
     payload = payload if isinstance(payload, dict) else {}
     name, delay_ms, count = payload.get("mode"), payload.get("delay_ms", 0), payload.get("count")
+    seconds = payload.get("seconds")
     if name not in MODES:
         return 400, _error("invalid_request", f"mode must be one of {', '.join(MODES)}."), {}
     if not isinstance(delay_ms, int) or delay_ms < 0 or not (count is None or (isinstance(count, int) and count > 0)):
         return 400, _error("invalid_request", "delay_ms must be an integer >= 0 and count one > 0."), {}
-    state.set_mode(Mode(name, delay_ms, count))
-    return 200, {"mode": name, "delay_ms": delay_ms, "count": count}, {}
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+        return 400, _error("invalid_request", "seconds must be a number > 0."), {}
+    state.set_mode(Mode(name, delay_ms, count), seconds)
+    return 200, {"mode": name, "delay_ms": delay_ms, "count": count, "seconds": seconds}, {}
 
 
 def _send_webhook(state: ProviderState, payload: Any) -> Reply:

@@ -367,6 +367,7 @@ UVICORN_WS_FLAGS = (
 def command_run(_args: argparse.Namespace) -> int:
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "whsec-development-only")
+    os.environ.setdefault("OPS_FAULT_DRILLS", "1")  # /ops/drills (docs/console.md#fault-drills)
     base = DATA / "dev"
     with services("dev", disposable=False) as env:
         manage(env, "migrate", "--no-input")

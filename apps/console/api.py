@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpRequest
 from ninja import Path, Query, Router
 
 from apps.console import database, deadletters, realtime, selectors, workers
 from apps.console.access import VIEW_PERMISSION
+from apps.console.drills import drills_reading
 from apps.console.schemas import (
     DEFAULT_RANGE,
     AlertsPageOut,
@@ -23,6 +25,7 @@ from apps.console.schemas import (
     DatabasePageOut,
     DeadLetterFilters,
     DeadLettersPageOut,
+    DrillsPageOut,
     OverviewPageOut,
     OverviewRange,
     PaymentSearchOut,
@@ -110,6 +113,15 @@ def dead_letter_job(request: HttpRequest, job_id: Id) -> dict[str, Any]:
             **twin(ok=RealtimePageOut))  # fmt: skip
 def realtime_twin(request: HttpRequest) -> dict[str, Any]:
     return realtime.realtime_page()
+
+
+@router.get("/drills", operation_id="console_drills", url_name="console-drills",
+            summary="The fault drills, which run now, and what the console shows",
+            **twin(ok=DrillsPageOut, errors={404: "Fault drills are off (OPS_FAULT_DRILLS) (`not_found`)"}))  # fmt: skip
+def drills(request: HttpRequest) -> dict[str, Any]:
+    if not settings.OPS_FAULT_DRILLS:
+        raise ApiError("Fault drills are off (OPS_FAULT_DRILLS).", status=404, code="not_found")
+    return drills_reading()
 
 
 _TIMELINE_TIMEOUT = "The timeline's read outlasted TIMELINE_SQL_TIMEOUT (`timeline_timeout`); try again"

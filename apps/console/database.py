@@ -21,11 +21,11 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from apps.console import telemetry
 from apps.console.budget import budget_summary
 from apps.console.models import OperatorAction
 from apps.console.services import audit_record
 from apps.console.shared_cache import shared_reading, shared_reading_forget
+from apps.telemetry import selectors as telemetry
 from lib.db import statement_timeout
 
 logger = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ def database_page() -> dict[str, Any]:
 def database_pools(*, server: dict[str, Any]) -> dict[str, Any]:
     """Each live process's pool (from its snapshot) and their sum against the connection budget."""
     try:
-        snapshots = telemetry.snapshots_read()
+        snapshots = telemetry.process_snapshots()
     except Exception as exc:  # the snapshots are in Redis; a failed read shows as unknown, never a 500
         logger.warning("console_snapshots_unavailable", error_class=type(exc).__name__)
         snapshots = None

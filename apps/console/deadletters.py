@@ -18,11 +18,11 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apps.console import telemetry
 from apps.console.models import OperatorAction
 from apps.console.services import audit_record
 from apps.console.shared_cache import shared_page_data, shared_page_data_changed
 from apps.pipeline.lineage import pipeline_calls_for_payment, pipeline_payment_ids_for_calls
+from apps.telemetry import selectors as telemetry
 from apps.workers.models import DeadLetter, DeadLetterReplayJob, DeadLetterStatus
 from apps.workers.retry import DeadLetterReason
 from apps.workers.selectors import (

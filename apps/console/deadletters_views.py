@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.console import deadletters, telemetry
+from apps.console import deadletters
 from apps.console.access import console_page, json_twin, wants_json
 from apps.console.views import _page
+from apps.telemetry import selectors as telemetry
 from apps.web.errors import error_response
 
 

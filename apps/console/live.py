@@ -20,11 +20,11 @@ import structlog
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from apps.console import telemetry
 from apps.console.presenters import tile_levels
 from apps.realtime.router import ROUTER
 from apps.realtime.services import OPS_SNAPSHOT_GROUP
 from apps.realtime.state import STATE
+from apps.telemetry import selectors as telemetry
 from lib.db import db_connection_release
 
 logger = structlog.get_logger(__name__)

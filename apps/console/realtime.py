@@ -19,10 +19,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
-from apps.console import telemetry
-from apps.console.presenters import WS_AMBER_RATIO
 from apps.console.shared_cache import shared_page_data
 from apps.realtime.selectors import realtime_connection_stats
+from apps.telemetry import selectors as telemetry
 from lib.db import statement_timeout
 from lib.redis import REDIS_ERRORS
 
@@ -48,7 +47,7 @@ def _page_data() -> dict[str, Any]:
     notes: list[str] = []
     now = time.time()
     try:
-        snapshots = telemetry.snapshots_read()
+        snapshots = telemetry.process_snapshots()
     except (*REDIS_ERRORS, ValueError) as exc:
         notes.append(f"process snapshots unavailable: {type(exc).__name__}")
         snapshots = None
@@ -110,14 +109,14 @@ def _instance_row(**row: Any) -> dict[str, Any]:
 
 
 def _level(row: dict[str, Any]) -> str:
-    """Red: its heartbeat is older than the tracking TTL (its sockets stop counting). Amber: near its cap,
+    """Red: its heartbeat is older than the tracking TTL (its sockets stop counting). Amber: over ALERT_WS_USAGE of its cap,
     draining, or a heartbeat late by more than two intervals."""
     age = row["heartbeat_age_s"]
     if age is not None and age > settings.WS_TRACKING_TTL:
         return "down"
     usage = _ratio(row["connections"], row["cap"])
     late = age is not None and age > 2 * settings.WS_HEARTBEAT_INTERVAL
-    if row["draining"] or late or (usage is not None and usage > WS_AMBER_RATIO):
+    if row["draining"] or late or (usage is not None and usage > settings.ALERT_WS_USAGE):
         return "degraded"
     return "ok"
 

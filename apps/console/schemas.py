@@ -242,6 +242,13 @@ class RealtimePageOut(Open):
     notes: list[str]
 
 
+class DrillsPageOut(Open):
+    overview: Overview
+    drills: list[dict[str, Any]] = Field(
+        description="Each drill: name, title, what it does, what the console should show, whether it runs now"
+    )
+
+
 class PaymentFound(Schema):
     payment_id: int
     url: str = Field(description="The payment's timeline page")

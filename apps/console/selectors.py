@@ -1,4 +1,4 @@
-"""Reads of the console: the audit trail, and each page's data (the telemetry's, through apps.console.telemetry)."""
+"""Reads of the console: the audit trail, and each page's data (the telemetry's selectors)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.console import telemetry
 from apps.console.models import OperatorAction
+from apps.telemetry import selectors as telemetry
 
 # The overview's ranges: 15 min is live (sparklines grow with each frame), the others are history.
 RANGES = ("15m", "1h", "24h", "7d")

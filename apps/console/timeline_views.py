@@ -14,9 +14,9 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.console import telemetry
 from apps.console.access import console_page, json_twin
 from apps.console.timeline import payment_search_page
+from apps.telemetry import selectors as telemetry
 from apps.timeline.selectors import QUERY_MAX, payment_timeline
 
 EVENTS_FRAGMENT = "console/_timeline_events.html"

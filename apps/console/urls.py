@@ -5,6 +5,7 @@ from django.urls import path
 from apps.console import (
     database_views,
     deadletters_views,
+    drills_views,
     realtime_views,
     timeline_views,
     views,
@@ -44,4 +45,6 @@ urlpatterns = [
     path("ops/dead-letters/jobs/<int:job_id>", deadletters_views.job, name="dead-letter-job"),
     path("ops/dead-letters/jobs/<int:job_id>/cancel", deadletters_views.job_cancel, name="dead-letter-job-cancel"),
     path("ops/realtime", realtime_views.realtime, name="realtime"),
+    path("ops/drills", drills_views.drills_page, name="drills"),
+    path("ops/drills/<slug:name>/run", drills_views.drill_start, name="drills-run"),
 ]

@@ -20,10 +20,10 @@ from typing import Any
 import structlog
 from django.conf import settings
 
-from apps.console import telemetry
 from apps.console.models import OperatorAction
 from apps.console.services import audit_record
 from apps.console.shared_cache import shared_reading, shared_reading_forget
+from apps.telemetry import selectors as telemetry
 from lib import metrics
 from lib.redis import REDIS_ERRORS, redis_read, redis_write
 
@@ -63,7 +63,7 @@ def workers_reading_build() -> dict[str, Any]:
     """Reads Redis (snapshots, workers seen, paused queues), the overview (cached) and one bounded SQL (history)."""
     notes: list[str] = []
     try:
-        snapshots = telemetry.snapshots_read()
+        snapshots = telemetry.process_snapshots()
     except (*REDIS_ERRORS, ValueError) as exc:
         notes.append(f"process snapshots unavailable: {type(exc).__name__}")
         snapshots = []
@@ -316,7 +316,7 @@ def worker_shutdown(*, actor: Any, nodename: str) -> dict[str, Any]:
 
 def _snapshots_or_none() -> list[dict[str, Any]]:
     try:
-        return telemetry.snapshots_read()
+        return telemetry.process_snapshots()
     except (*REDIS_ERRORS, ValueError):
         return []
 

@@ -25,6 +25,7 @@ from django.db import DatabaseError, connection
 from kombu.exceptions import KombuError
 
 from apps.telemetry.hooks import ENQUEUED_AT_HEADER
+from apps.telemetry.levels import TILE_RULES, breaching_rules, tile_levels, worst
 from apps.telemetry.reporter import key, snapshot_ttl
 from lib import metrics
 from lib.db import statement_timeout
@@ -218,9 +219,8 @@ def cluster_overview_build(parts: Parts, *, now: datetime.datetime) -> dict[str,
         "provider": provider,
         "rate_limiter": {"fail_open": sum(s["rate_limiter"]["fail_open"] for s in snapshots) if known else None},
     }
-    return {
+    overview = {
         "generated_at": now.isoformat(),
-        "status": _status(health, alerts, by_kind, parts),
         "summary": _summary(tiles, alerts if parts.database.ok else None),
         "processes": [_process(s, now=now.timestamp()) for s in snapshots],
         "tiles": tiles,
@@ -228,6 +228,10 @@ def cluster_overview_build(parts: Parts, *, now: datetime.datetime) -> dict[str,
         "alerts": alerts,
         "notes": _notes(parts),
     }
+    series = overview_series(overview)
+    overview["levels"] = tile_levels(tiles=tiles, health=health, alerts=alerts, series=series)
+    overview["status"] = _status(overview, by_kind, series)
+    return overview
 
 
 def _merged_quantiles(histograms: list[list[float] | None]) -> dict[str, float | None]:
@@ -403,17 +407,32 @@ def _provider_health(breaker: Timed, provider: dict[str, Any]) -> dict[str, Any]
 
 
 def _status(
-    health: list[dict[str, Any]], alerts: list[dict[str, Any]], by_kind: dict[str, list[dict[str, Any]]], parts: Parts
+    overview: dict[str, Any], by_kind: dict[str, list[dict[str, Any]]], series: dict[str, Any]
 ) -> dict[str, Any]:
+    """The banner: the worst tile level (levels.py), and in words everything that is not ok."""
+    health, alerts, tiles = overview["health"], overview["alerts"], overview["tiles"]
     reasons = [f"{h['name']} {h['state']}: {h['detail']}" for h in health if h["state"] != "ok"]
     web = by_kind["web"]
     waiting = [s for s in web if s.get("pool") and (s["pool"]["waiting"] or s["pool"]["timeouts"])]
     if waiting:
         reasons.append(f"{len(waiting)} of {len(web)} web processes report pool waits")
     reasons += [alert["summary"] for alert in alerts]
-    critical = {h["name"] for h in health if h["state"] == "down"} & {"postgres", "redis"}
-    level = "down" if critical else ("degraded" if reasons else "ok")
-    return {"level": level, "reasons": reasons}
+    firing = {alert["rule"] for alert in alerts}
+    health_rules = set(TILE_RULES["health"]) | {"breaker_open"}  # said by the health lines already
+    reasons += [
+        f"{rule.summary.format(value=series[rule.series], threshold=rule.threshold())}"
+        f" (alert after {rule.for_seconds():.0f} s)"
+        for rule in breaching_rules(series)
+        if rule.name not in firing and rule.name not in health_rules
+    ]
+    if (tiles["websockets"].get("refused") or 0) > 0:
+        reasons.append(f"{tiles['websockets']['refused']} WebSocket handshakes refused lately")
+    if (tiles["dead_letters"].get("new") or 0) > 0 and "dead_letters_growing" not in firing:
+        reasons.append(f"{tiles['dead_letters']['new']} new dead letters")
+    if (tiles["rate_limiter"].get("fail_open") or 0) > 0:
+        reasons.append(f"rate limiter failed open {tiles['rate_limiter']['fail_open']} times (Redis)")
+    level = worst(list(overview["levels"].values()))
+    return {"level": "ok" if level == "unknown" else level, "reasons": reasons}
 
 
 def _summary(tiles: dict[str, Any], alerts: list[dict[str, Any]] | None) -> dict[str, Any]:

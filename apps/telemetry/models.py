@@ -27,6 +27,35 @@ class MetricSample(models.Model):
         return f"{self.name}={self.value} at {self.sampled_at:%Y-%m-%d %H:%M:%S}"
 
 
+class MetricRollup(models.Model):
+    """The average of one series over one bucket of `step` seconds, kept up to date by each sample.
+
+    History over 24 h and 7 d reads these (288 rows per series) instead of up
+    to ~20 000 raw samples: the sampler adds each value to its buckets
+    (total += value, count += 1) in the transaction that stores the sample.
+    """
+
+    step = models.PositiveIntegerField()  # seconds per bucket: ROLLUP_STEPS in services.py
+    name = models.CharField(max_length=100)
+    bucket = models.DateTimeField()  # start of the bucket (a multiple of `step` since the epoch)
+    total = models.FloatField(default=0.0)  # sum of the known values
+    count = models.PositiveIntegerField(default=0)  # how many values were known (None is not counted)
+
+    class Meta:
+        db_table = "telemetry_rollups"
+        constraints = [
+            # The sampler's upsert (ON CONFLICT) and history: WHERE step = %s AND name = ANY(%s) AND bucket > %s.
+            models.UniqueConstraint(fields=["step", "name", "bucket"], name="telemetry_rollups_step_name_bucket_uniq"),
+        ]
+        indexes = [
+            # Retention: DELETE ... WHERE bucket < %s (buckets arrive in time order, so a BRIN index is tiny).
+            BrinIndex(fields=["bucket"], name="telemetry_rollups_bucket_brin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} over {self.step} s at {self.bucket:%Y-%m-%d %H:%M:%S}"
+
+
 class AlertState(models.TextChoices):
     FIRING = "firing", "Firing"
     RESOLVED = "resolved", "Resolved"

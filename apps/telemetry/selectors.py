@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from apps.telemetry.aggregate import cluster_overview_build, parts_read
+from apps.telemetry.aggregate import cluster_overview_build, parts_read, snapshots_read
 from apps.telemetry.models import Alert
 from apps.telemetry.reporter import key
 from lib.db import statement_timeout
@@ -26,12 +26,13 @@ from lib.redis import redis_read, redis_write
 
 logger = structlog.get_logger(__name__)
 
-# range -> (seconds of history, seconds per point): at most ~300 points each.
-RANGES: dict[str, tuple[int, int]] = {
-    "15m": (15 * 60, 30),
-    "1h": (3600, 30),
-    "24h": (86_400, 300),
-    "7d": (7 * 86_400, 2100),
+# range -> (seconds of history, seconds per point, source): at most ~300 points each. "samples"
+# averages the raw 30 s samples; a step of ROLLUP_STEPS reads its rollup buckets as they are.
+RANGES: dict[str, tuple[int, int, str]] = {
+    "15m": (15 * 60, 30, "samples"),
+    "1h": (3600, 30, "samples"),
+    "24h": (86_400, 300, "rollups"),
+    "7d": (7 * 86_400, 2100, "rollups"),
 }
 MAX_SERIES = 50
 # How long a viewer waits for another's computation to land in the cache before computing itself.
@@ -92,26 +93,36 @@ def metric_series(
 ) -> dict[str, list[tuple[float, float | None]]]:
     """History of each named series over `range_` ("15m", "1h", "24h", "7d"), averaged into ≤ ~300 points.
 
-    One statement under TELEMETRY_SQL_TIMEOUT (telemetry_samples_name_sampled_idx).
-    Points are (unix seconds, value); a series the database could not give is
-    empty. Raises ValueError for an unknown range or too many names.
+    One statement under TELEMETRY_SQL_TIMEOUT: 15 m and 1 h average the raw samples
+    (telemetry_samples_name_sampled_idx, ≤ 120 rows per series); 24 h and 7 d read the
+    rollup buckets the sampler maintains (telemetry_rollups_step_name_bucket_uniq,
+    ≤ 288 rows per series). Points are (unix seconds, value); a series the database
+    could not give is empty. Raises ValueError for an unknown range or too many names.
     """
     if range_ not in RANGES:
         raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_!r}")
     names = list(dict.fromkeys(names))
     if len(names) > MAX_SERIES or any(not n or len(n) > 100 for n in names):
         raise ValueError(f"ask for 1 to {MAX_SERIES} series names of at most 100 characters")
-    seconds, step = RANGES[range_]
+    seconds, step, source = RANGES[range_]
     end = now or timezone.now()
+    start = end - datetime.timedelta(seconds=seconds)
     series: dict[str, list[tuple[float, float | None]]] = {name: [] for name in names}
     try:
         with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT name, floor(extract(epoch FROM sampled_at) / %s) * %s AS point, avg(value)"
-                " FROM telemetry_samples WHERE name = ANY(%s) AND sampled_at > %s AND sampled_at <= %s"
-                " GROUP BY 1, 2 ORDER BY 1, 2",
-                [step, step, names, end - datetime.timedelta(seconds=seconds), end],
-            )
+            if source == "rollups":
+                cursor.execute(
+                    "SELECT name, extract(epoch FROM bucket), total / nullif(count, 0) FROM telemetry_rollups"
+                    " WHERE step = %s AND name = ANY(%s) AND bucket > %s AND bucket <= %s ORDER BY 1, 2",
+                    [step, names, start, end],
+                )
+            else:
+                cursor.execute(
+                    "SELECT name, floor(extract(epoch FROM sampled_at) / %s) * %s AS point, avg(value)"
+                    " FROM telemetry_samples WHERE name = ANY(%s) AND sampled_at > %s AND sampled_at <= %s"
+                    " GROUP BY 1, 2 ORDER BY 1, 2",
+                    [step, step, names, start, end],
+                )
             rows = cursor.fetchall()
     except DatabaseError as exc:
         logger.warning("telemetry_series_unavailable", error_class=type(exc).__name__)
@@ -137,3 +148,8 @@ def alert_list(*, limit: int = 100) -> list[dict[str, Any]]:
         }
         for alert in alerts
     ]
+
+
+def process_snapshots() -> list[dict[str, Any]]:
+    """Every live process's own latest snapshot, for pages that show per-process numbers. Reads Redis (bounded)."""
+    return snapshots_read()

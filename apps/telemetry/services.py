@@ -2,11 +2,11 @@
 
 `telemetry_sample` runs from beat every 30 s (telemetry.sample):
 1. compute the overview afresh (the same reads as the console's, each bounded);
-2. insert one row per series into telemetry_samples;
+2. insert one row per series into telemetry_samples, and add each value to its rollup buckets;
 3. read back each rule's series over its "for" window (one query) and evaluate the rules (rules.py);
 4. open an alert row for each rule that starts firing, resolve the row of each that stopped;
 5. after commit, hand each change to the webhook task (never sent from the sampler itself);
-6. prune samples past TELEMETRY_RETENTION_DAYS, one batch per run.
+6. prune samples and rollups past TELEMETRY_RETENTION_DAYS, one batch of each per run.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from lib.db import statement_timeout
 
 logger = structlog.get_logger(__name__)
 
-# Samples read back for rules: the longest "for" plus this margin (one sample interval and a half).
-HISTORY_MARGIN_SECONDS = 45.0
+# Seconds per rollup bucket: 5 min serves the 24 h view, 35 min the 7 d view (≤ 300 points each).
+ROLLUP_STEPS = (300, 2100)
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,63 @@ def telemetry_sample(
             for change in changes:
                 transaction.on_commit(functools.partial(notify, change))  # 5.
     samples_prune(now=now)  # 6.
+    rollups_prune(now=now)
     return changes
 
 
 def samples_store(*, series: dict[str, float | None], sampled_at: datetime.datetime) -> int:
+    """One row per series, and each value added to its ROLLUP_STEPS buckets: two statements."""
     MetricSample.objects.bulk_create(
         [MetricSample(name=name, sampled_at=sampled_at, value=value) for name, value in series.items()]
     )
+    rollups_add(series=series, sampled_at=sampled_at)
     return len(series)
+
+
+def rollup_bucket(at: datetime.datetime, step: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(at.timestamp() // step * step, tz=datetime.UTC)
+
+
+def rollups_add(*, series: dict[str, float | None], sampled_at: datetime.datetime) -> None:
+    """Add one sample to its bucket of each step: one upsert (telemetry_rollups_step_name_bucket_uniq)."""
+    names, values = list(series), list(series.values())
+    steps = list(ROLLUP_STEPS)
+    buckets = [rollup_bucket(sampled_at, step) for step in steps]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO telemetry_rollups (step, name, bucket, total, count)"
+            " SELECT b.step, s.name, b.bucket, coalesce(s.value, 0), (s.value IS NOT NULL)::int"
+            " FROM unnest(%s::text[], %s::float8[]) AS s(name, value),"
+            " unnest(%s::int[], %s::timestamptz[]) AS b(step, bucket)"
+            " ON CONFLICT (step, name, bucket) DO UPDATE"
+            " SET total = telemetry_rollups.total + excluded.total, count = telemetry_rollups.count + excluded.count",
+            [names, values, steps, buckets],
+        )
+
+
+def rollups_rebuild(*, since: datetime.datetime, until: datetime.datetime) -> int:
+    """Recompute every bucket overlapping [since, until) from the raw samples (bench seeding, repairs).
+
+    Buckets are replaced, not added to, so a rebuild never counts a sample twice. Returns buckets written.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO telemetry_rollups (step, name, bucket, total, count)"
+            " SELECT step, name, to_timestamp(floor(extract(epoch FROM sampled_at) / step) * step),"
+            " coalesce(sum(value), 0), count(value)"
+            " FROM telemetry_samples, unnest(%s::int[]) AS step"
+            " WHERE sampled_at >= to_timestamp(floor(extract(epoch FROM %s::timestamptz) / step) * step)"
+            " AND sampled_at < %s GROUP BY 1, 2, 3"
+            " ON CONFLICT (step, name, bucket) DO UPDATE SET total = excluded.total, count = excluded.count",
+            [list(ROLLUP_STEPS), since, until],
+        )
+        return cursor.rowcount
 
 
 def _rule_history(now: datetime.datetime) -> list[tuple[Any, list[Point]]]:
     """Each rule with its series' points over its window: one query (telemetry_samples_name_sampled_idx)."""
-    longest = max(rule.for_seconds() for rule in RULES) + HISTORY_MARGIN_SECONDS
+    # The longest "for", plus one sample interval and a half.
+    longest = max(rule.for_seconds() for rule in RULES) + 1.5 * settings.TELEMETRY_SAMPLE_INTERVAL
     names = sorted({rule.series for rule in RULES})
     since = now - datetime.timedelta(seconds=longest)
     with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT):
@@ -118,6 +162,20 @@ def samples_prune(*, now: datetime.datetime | None = None, batch: int | None = N
         deleted = cursor.rowcount
     if deleted:
         logger.info("telemetry_samples_pruned", count=deleted, older_than=cutoff.isoformat())
+    return deleted
+
+
+def rollups_prune(*, now: datetime.datetime | None = None, batch: int | None = None) -> int:
+    """Delete one batch of rollup buckets older than TELEMETRY_RETENTION_DAYS (BRIN on bucket); returns rows deleted."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+    with statement_timeout(settings.DB_REPORT_STATEMENT_TIMEOUT), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM telemetry_rollups WHERE id IN (SELECT id FROM telemetry_rollups WHERE bucket < %s LIMIT %s)",
+            [cutoff, batch or settings.TELEMETRY_PRUNE_BATCH],
+        )
+        deleted = cursor.rowcount
+    if deleted:
+        logger.info("telemetry_rollups_pruned", count=deleted, older_than=cutoff.isoformat())
     return deleted
 
 

@@ -3,15 +3,21 @@
 - `timeline_record_now` INSERTs one row on the caller's connection. Payment state
   changes use it inside the transaction that changes the status: that is a
   database write anyway, and the row commits (or rolls back) with the change.
-- `timeline_record` appends to this process's buffer (a deque, microseconds);
-  one daemon thread per process (a forked Celery child starts its own) writes
-  the buffer with one bulk INSERT every TIMELINE_FLUSH_INTERVAL, under
-  TIMELINE_SQL_TIMEOUT. The buffer holds at most TIMELINE_BUFFER_MAX events:
-  past that, events are dropped and counted (`timeline_dropped`), never waited
-  for. A process that crashes loses at most one interval of buffered events; a
-  clean stop (worker shutdown, interpreter exit) flushes first.
-  TIMELINE_FLUSH_INTERVAL = 0 starts no thread: events wait for an explicit
-  `timeline_flush()` (the in-process tests, whose rows roll back with the test).
+- `timeline_record` appends to this process's buffer (a deque, microseconds).
+  In a web process (or any non-worker) one daemon thread writes the buffer
+  with one bulk INSERT every TIMELINE_FLUSH_INTERVAL, under TIMELINE_SQL_TIMEOUT.
+  In a Celery worker no thread runs: the buffer is written after each task, on
+  the task's own thread and connection (`timeline_flush_after_task`). Why:
+  Celery's Django fixup closes the process's psycopg pool before and after
+  every task in a prefork child (`close_pool`), so a thread borrowing from that
+  pool meanwhile fails with "the pool 'ops-console-worker' is closed"; a
+  worker's events are all recorded inside tasks anyway. The buffer holds at
+  most TIMELINE_BUFFER_MAX events: past that, events are dropped and counted
+  (`timeline_dropped`), never waited for. A process that crashes loses at most
+  one interval (one task) of buffered events; a clean stop (worker shutdown,
+  interpreter exit) flushes first. TIMELINE_FLUSH_INTERVAL = 0 starts no
+  thread: events wait for an explicit `timeline_flush()` (the in-process
+  tests, whose rows roll back with the test).
 
 Subjects name what an event is about: "payment:<id>", "purchase:<id>",
 "allocation:<id>"; a payment's timeline is its own subject and those of the
@@ -23,7 +29,6 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-import time
 from collections import deque
 from typing import Any
 
@@ -53,7 +58,7 @@ MESSAGE_MAX = 500
 _buffer: deque[TimelineEvent] = deque()
 _lock = threading.Lock()
 _flusher: _Flusher | None = None
-_last_flush = 0.0
+_per_task = False  # a Celery worker: flush after each task, start no thread
 
 
 def subject(kind: str, object_id: object) -> str:
@@ -122,7 +127,7 @@ def timeline_record(
             metrics.increment("timeline_dropped")
             return
         _buffer.append(event)
-    if settings.TIMELINE_FLUSH_INTERVAL > 0:
+    if settings.TIMELINE_FLUSH_INTERVAL > 0 and not _per_task:
         _ensure_flusher()
 
 
@@ -155,15 +160,28 @@ def timeline_flush() -> int:
     return len(batch)
 
 
-def timeline_flush_if_due() -> int:
-    """Flush on this thread when the last flush is an interval old (a worker, after each task, on the
-    connection its tasks use); otherwise nothing. The flusher thread covers a process that goes idle."""
-    global _last_flush
-    interval = settings.TIMELINE_FLUSH_INTERVAL
-    if interval <= 0 or not _buffer or time.monotonic() - _last_flush < interval:
+def timeline_flush_per_task() -> None:
+    """This process is a Celery worker: from now on write after each task, never from a thread.
+
+    Stops a flusher already started (events recorded while the worker booted).
+    """
+    global _per_task, _flusher
+    _per_task = True
+    flusher, _flusher = _flusher, None
+    if flusher is not None:
+        flusher.stopped.set()
+
+
+def timeline_flush_after_task() -> int:
+    """In a worker, after each task: write what the task buffered on this thread's connection,
+    before Celery closes the pool; elsewhere nothing (a thread or the tests flush)."""
+    if not _per_task or not _buffer:
         return 0
-    _last_flush = time.monotonic()
     return timeline_flush()
+
+
+def timeline_flushes_per_task() -> bool:
+    return _per_task
 
 
 def timeline_buffered() -> int:

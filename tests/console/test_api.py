@@ -29,6 +29,7 @@ OPERATIONS = {
     *TWINS,
     "/api/ops/dead-letters/jobs/{job_id}",
     "/api/ops/payments/{payment_id}",
+    "/api/ops/drills",
 }
 
 
@@ -174,3 +175,11 @@ def test_every_pages_json_link_opens_its_twin(staff_client, page):
 
     assert link.startswith("/api/ops/")
     assert response.status_code == 200 and "overview" in response.json()
+
+
+def test_the_drills_twin_is_not_found_while_drills_are_off(staff_client, settings):
+    settings.OPS_FAULT_DRILLS = False
+
+    response = staff_client.get("/api/ops/drills")
+
+    assert response.status_code == 404 and "OPS_FAULT_DRILLS" in response.json()["error"]["message"]

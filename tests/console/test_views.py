@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from apps.console.services import audit_record
-from apps.console.telemetry import console_overview
+from apps.telemetry.selectors import console_overview
 
 
 def test_the_overview_shows_the_banner_the_summary_bar_and_the_tiles(staff_client):

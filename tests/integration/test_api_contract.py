@@ -102,7 +102,7 @@ def test_the_console_twins_keep_their_contract_for_a_staff_session(tmp_path):
     job = DeadLetterReplayJob.objects.create(max_letter_id=0, status=DeadLetterReplayJob.Status.SUCCEEDED)
     seed = _seed()
 
-    with asgi_server(log_path=tmp_path / "uvicorn.log", RATE_LIMIT_API="100000/m") as base:
+    with asgi_server(log_path=tmp_path / "uvicorn.log", RATE_LIMIT_API="100000/m", OPS_FAULT_DRILLS="true") as base:
         _schemathesis(
             base,
             seed=seed,

@@ -109,6 +109,17 @@ def test_a_counted_mode_reverts_to_normal(sandbox_provider):
     assert statuses == [500, 200]
 
 
+def test_a_timed_mode_reverts_to_normal_by_itself(sandbox_provider):
+    response = requests.post(
+        f"{sandbox_provider.url}/_control/mode", json={"mode": "error", "seconds": 0.3}, timeout=TIMEOUT
+    )
+    during = _charge(sandbox_provider, "key-1").status_code
+    threading.Event().wait(0.6)
+
+    assert response.json()["seconds"] == 0.3
+    assert (during, _charge(sandbox_provider, "key-1").status_code) == (500, 200)
+
+
 def test_an_error_mode_answers_500_without_charging(sandbox_provider):
     sandbox_provider.set_mode("error")
 

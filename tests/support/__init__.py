@@ -3,7 +3,7 @@
 processes  one launcher (`launch()` -> `Process`) for every child process, and the env they get
 waiting    `wait_until`, the one poll loop
 servers    uvicorn (`asgi_server`), and a TCP server that never answers
-workers    celery workers and outbox relays on the test's own broker keys (fixtures)
+workers    celery workers, beat and outbox relays on the test's own broker keys (fixtures)
 provider   the sandbox payment provider as a real process (fixture)
 realtime   uvicorn as production runs it, and WebSocket clients (fixture)
 proxies    TCP fronts for Redis and PostgreSQL that a test can cut, slow or freeze

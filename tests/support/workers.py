@@ -1,4 +1,4 @@
-"""Real celery workers and outbox relays, on broker keys no other test (or test session) shares."""
+"""Real celery workers, beat and outbox relays, on broker keys no other test (or test session) shares."""
 
 from __future__ import annotations
 
@@ -65,6 +65,25 @@ def relay(log_path: Path, **env: str) -> Process:
     return Process([sys.executable, "manage.py", "outbox_relay"], log_path=log_path, env=child_env(**env))
 
 
+def beat(log_path: Path, **env: str) -> Process:
+    """`celery beat`, not yet started: the periodic tasks of CELERY_BEAT_SCHEDULE (e.g. telemetry.sample), its
+    schedule file beside its log. TELEMETRY_SAMPLE_INTERVAL=1 samples the cluster every second."""
+    schedule = log_path.with_suffix(".schedule")
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "ops_console",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(schedule),
+    ]
+    return Process(argv, log_path=log_path, env=child_env(**{**WORKER_ENV, "OPS_PROCESS_KIND": "beat", **env}))
+
+
 def _wait_for_worker_connections_to_close() -> None:
     """The pool children's database sessions end a moment after the processes; the
     test database can only be dropped once they have. Runs a query per poll."""
@@ -122,6 +141,22 @@ def start_worker(tmp_path, isolated_broker) -> Iterator:
     yield start
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def start_beat(tmp_path, isolated_broker) -> Iterator:
+    """start_beat(**env) -> a running celery beat, publishing under the test's broker keys; stopped after."""
+    beats: list[Process] = []
+
+    def start(**env: str) -> Process:
+        process = beat(tmp_path / f"beat-{len(beats)}.log", CELERY_BROKER_KEY_PREFIX=isolated_broker, **env)
+        beats.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in beats:
+        process.stop()
 
 
 @pytest.fixture

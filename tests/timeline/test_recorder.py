@@ -92,3 +92,28 @@ def test_the_flusher_thread_writes_buffered_events_by_itself(settings):
 
     assert flusher is not None and flusher.name == "timeline-flusher"
     assert done.is_set()
+
+
+@pytest.fixture
+def worker_mode():
+    """This process behaves as a Celery worker would after worker_init, then goes back."""
+    recorder.timeline_flush_per_task()
+    yield
+    recorder._per_task = False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_starts_no_flusher_thread_and_writes_after_each_task(settings, worker_mode):
+    settings.TIMELINE_FLUSH_INTERVAL = 0.05
+    recorder.timeline_record(subject="payment:77", kind=TimelineKind.TASK, name="started")
+
+    assert recorder._flusher is None
+    assert recorder.timeline_flush_after_task() == 1
+    assert TimelineEvent.objects.filter(subject="payment:77").exists()
+
+
+def test_outside_a_worker_nothing_is_written_after_a_task():
+    recorder.timeline_record(subject="payment:78", kind=TimelineKind.TASK, name="started")
+
+    assert recorder.timeline_flush_after_task() == 0
+    recorder.timeline_discard()

@@ -1,0 +1,42 @@
+"""The timeline on a real prefork worker: Celery's Django fixup closes the pool after every task."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.payments.models import Payment
+from apps.payments.services import payment_settle
+from apps.timeline.models import TimelineEvent
+from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+PIPELINES = 40
+
+
+def _paid_pipelines(count: int) -> list[int]:
+    course = CourseFactory(sessions_per_purchase=1)
+    TrainerFactory(capacity=count).courses.add(course)
+    ids = []
+    for _ in range(count):
+        payment = PaymentFactory(course=course, student=StudentFactory(), status=Payment.Status.PENDING)
+        ids.append(payment_settle(payment_id=payment.id, status=Payment.Status.SUCCEEDED).id)
+    return ids
+
+
+def _purchases_succeeded(ids: list[int]) -> int:
+    subjects = [f"payment:{payment_id}" for payment_id in ids]
+    return TimelineEvent.objects.filter(subject__in=subjects, kind="task", name="succeeded").count()
+
+
+def test_a_worker_writes_every_task_event_without_meeting_a_closed_pool(start_worker):
+    # A flush interval far shorter than a task keeps any writer thread busy while tasks end.
+    worker = start_worker(TIMELINE_FLUSH_INTERVAL="0.005", DB_POOL_MIN_SIZE="2")
+
+    ids = _paid_pipelines(PIPELINES)
+    wait_until(lambda: _purchases_succeeded(ids) == PIPELINES, timeout=60, what="every purchase task's event")
+    worker.stop()
+
+    assert "is closed" not in worker.log()
+    assert _purchases_succeeded(ids) == PIPELINES
