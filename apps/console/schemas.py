@@ -14,13 +14,32 @@ from enum import Enum
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
 from apps.console import deadletters, selectors
 from apps.timeline.selectors import QUERY_MAX
 
 # An int stays an int and a float a float (pydantic's smart union); null is unknown.
 Number = int | float | None
+# A metric's history, [[unix seconds, value or null], …] oldest first: documented as such, passed through
+# unvalidated (validating every point of 16 sparklines cost ~3.5 ms a request, measured in-process).
+Series = Annotated[
+    dict[str, list[Any]],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "number"}, {"anyOf": [{"type": "number"}, {"type": "null"}]}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+        }
+    ),
+]
 
 
 class Open(Schema):
@@ -152,7 +171,7 @@ class Overview(Open):
 class OverviewPageOut(Open):
     range: str
     overview: Overview
-    series: dict[str, list[tuple[float, Number]]] = Field(
+    series: Series = Field(
         description="Each sparkline's history over `range`: [unix seconds, value or null], oldest first"
     )
 
@@ -204,7 +223,7 @@ class WorkersPageOut(Open):
     workers: list[dict[str, Any]]
     beat: dict[str, Any] = Field(description="Beat's schedule entries and when each last ran")
     queues: list[dict[str, Any]]
-    history: dict[str, list[tuple[float, Number]]] = Field(description="Each queue's depth and age over 1 h")
+    history: Series = Field(description="Each queue's depth and age over 1 h")
     tasks: list[dict[str, Any]]
     control_timeout_s: Number
     notes: list[str]
@@ -220,7 +239,7 @@ class DeadLettersPageOut(Open):
     letters: list[dict[str, Any]]
     jobs: list[dict[str, Any]] = Field(description="The latest replay jobs")
     notes: list[str]
-    series: dict[str, list[tuple[float, Number]]]
+    series: Series
 
 
 class ReplayJobPageOut(Open):
