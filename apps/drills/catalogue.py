@@ -44,7 +44,7 @@ DRILLS: dict[str, Drill] = {
         Drill(
             "db_pool", "DB pool exhausted",
             "A worker process takes every connection of its pool and holds them; one more request waits.",
-            "DB pool tile red (in use = max, requests waiting, pool timeouts) for that worker; its tasks wait.",
+            "DB pool tile amber (in use = max, requests waiting, pool timeouts) for that worker; its tasks wait.",
             "The task lets go of the connections when the time is up (or when its worker stops)."),
         Drill(
             "slow_sql", "Slow SQL statement",
