@@ -12,7 +12,10 @@ from lib.admin import IndexedSearchAdmin
 @admin.register(TutoringSession)
 class TutoringSessionAdmin(IndexedSearchAdmin):
     list_display = ("id", "scheduled_date", "scheduled_time", "student", "trainer", "course", "status")
+    # In slot order, each filter served by an index in that order: (scheduled_date, scheduled_time, id) and
+    # (status|course, scheduled_date, scheduled_time, id).
     list_filter = ("status", "course", "scheduled_date")
+    sortable_by = ("id", "scheduled_date")
     list_select_related = ("student", "trainer", "course")
     search_fields = ("student__email",)
     search_email_path = "student__email"

@@ -33,7 +33,7 @@ def test_the_changelist_shows_how_often_each_letter_failed_and_when_it_was_last_
 
     content = staff_client.get(CHANGELIST).content.decode()
 
-    assert ">Count</a>" in content and ">Last seen</a>" in content
+    assert "<span>Count</span>" in content and ">Last seen</a>" in content  # sorted only where an index serves
     assert '<td class="field-failures">7</td>' in content
 
 
