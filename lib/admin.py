@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
@@ -32,7 +32,7 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = self.object_list.order_by()
+        queryset: QuerySet[Any] = self.object_list.order_by()  # type: ignore[attr-defined]
         counted = queryset[: self.cap + 1].count()
         if counted > self.cap:
             self.capped = True
@@ -69,7 +69,7 @@ class LargeTableAdmin(admin.ModelAdmin):
     paginator = CappedPaginator
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
-    sortable_by: tuple[str, ...] = ()
+    sortable_by: ClassVar[list[str] | tuple[str, ...] | None] = ()
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return CappedChangeList

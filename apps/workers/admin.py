@@ -159,7 +159,9 @@ class DeadLetterAdmin(admin.ModelAdmin):
             query = {"status": "all", "q": letter.correlation_id}
         else:
             query = {"status": "all", "task": letter.task_name, "exception": letter.exception_class}
-        return format_html('<a href="{}?{}">Open in /ops/dead-letters</a>', reverse("console:dead-letters"), urlencode(query))
+        return format_html(
+            '<a href="{}?{}">Open in /ops/dead-letters</a>', reverse("console:dead-letters"), urlencode(query)
+        )
 
     def get_urls(self) -> list[URLPattern]:
         letter_view = self.admin_site.admin_view

@@ -123,7 +123,9 @@ def test_every_filter_sort_and_page_a_list_offers_answers_with_as_many_queries_a
     base = changelist_query_count(staff_client, url)
     links = changelist_links(staff_client.get(url).content.decode(), url)
 
-    offered = [link for kind in ("filter", "sort") for link in links[kind] if "_facets" not in link]  # counts: small tables
+    offered = [
+        link for kind in ("filter", "sort") for link in links[kind] if "_facets" not in link
+    ]  # counts: small tables
     counts = {link: changelist_query_count(staff_client, link) for link in offered}
 
     assert {link: n for link, n in counts.items() if n > base + 1} == {}
