@@ -252,6 +252,11 @@ def _seed_allocations(*, bulk: bool) -> int:
     or rejected; inactive purchases: completed or cancelled. An active one that
     would overfill its trainer (whose load counts real allocations too) stays
     pending instead, as the pipeline would leave it.
+
+    Each purchase's trainer slot (its id modulo the course's trainer count) is
+    computed before the join, so the join is on plain columns and hashes: as a
+    join filter it compared every purchase with every trainer of its course
+    (700,000 x 5,000 at a million payments).
     """
     return _execute(
         "trainer_allocations",
@@ -261,14 +266,15 @@ def _seed_allocations(*, bulk: bool) -> int:
                            count(*) OVER (PARTITION BY tc.course_id) AS total
                     FROM trainer_courses tc JOIN trainers t ON t.id = tc.trainer_id
                     WHERE t.is_demo),
+             totals AS (SELECT DISTINCT course_id, total FROM ct),
              load AS (SELECT trainer_id, count(*) AS active FROM trainer_allocations
                       WHERE status = 'active' GROUP BY trainer_id),
-             pu AS (SELECT pu.*, CASE
+             pu AS (SELECT pu.*, pu.id %% totals.total AS slot, CASE
                         WHEN NOT pu.is_active THEN CASE WHEN pu.id %% 3 = 0 THEN 'cancelled' ELSE 'completed' END
                         WHEN pu.id %% 10 = 0 THEN 'pending'
                         WHEN pu.id %% 23 = 0 THEN 'rejected'
                         ELSE 'active' END AS status
-                    FROM student_course_purchases pu
+                    FROM student_course_purchases pu JOIN totals ON totals.course_id = pu.course_id
                     WHERE pu.is_demo
                       AND NOT EXISTS (SELECT 1 FROM trainer_allocations a WHERE a.purchase_id = pu.id)),
              planned AS (SELECT pu.*, ct.trainer_id,
@@ -276,7 +282,7 @@ def _seed_allocations(*, bulk: bool) -> int:
                                 count(*) FILTER (WHERE pu.status = 'active')
                                     OVER (PARTITION BY ct.trainer_id ORDER BY pu.id) AS nth_active
                          FROM pu
-                         JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.id %% ct.total
+                         JOIN ct ON ct.course_id = pu.course_id AND ct.n = pu.slot
                          LEFT JOIN load ON load.trainer_id = ct.trainer_id),
              fitted AS (SELECT planned.*,
                                CASE WHEN status = 'active' AND nth_active > room THEN 'pending'
