@@ -37,6 +37,7 @@ class CourseAdmin(admin.ModelAdmin):
 class TrainerAdmin(IndexedSearchAdmin):
     list_display = ("full_name", "email", "status", "load", "created_at")
     list_filter = ("status", "courses")
+    sortable_by = ("full_name",)  # trainers_full_name_id_idx
     search_fields = ("full_name", "email")
     search_prefixes = ("full_name", "email")
     search_help_text = SEARCH_HELP

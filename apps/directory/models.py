@@ -113,6 +113,8 @@ class Trainer(Person):
             models.UniqueConstraint(Upper("email"), name="trainers_email_ci_uniq"),
         ]
         indexes = [
+            # The admin's list by name: ORDER BY full_name, id LIMIT n.
+            models.Index(fields=["full_name", "id"], name="trainers_full_name_id_idx"),
             # The admin's search by the start of a name or email: WHERE UPPER(full_name) LIKE 'ADA%' (or email).
             models.Index(OpClass(Upper("full_name"), name="text_pattern_ops"), name="trainers_name_prefix_idx"),
             models.Index(OpClass(Upper("email"), name="text_pattern_ops"), name="trainers_email_prefix_idx"),

@@ -34,7 +34,7 @@ from apps.workers.services import (
     deadletter_replay,
     deadletter_replay_selected,
 )
-from lib.admin import values_filter
+from lib.admin import IndexedSearchAdmin, values_filter
 
 # The record a task's argument names, by the parameter's name: the admin page that shows it.
 ARGUMENT_PAGES = {
@@ -99,7 +99,7 @@ class DeadLetterActionInline(admin.TabularInline):
 
 
 @admin.register(DeadLetter)
-class DeadLetterAdmin(admin.ModelAdmin):
+class DeadLetterAdmin(IndexedSearchAdmin):
     list_display = (
         "id",
         "task_name",
@@ -124,14 +124,14 @@ class DeadLetterAdmin(admin.ModelAdmin):
         "last_failed_at",
     )
     sortable_by = ("id", "last_failed_at")  # dead_letters_failed_idx
-    search_fields = ("=task_id", "=correlation_id", "=replayed_task_id")
-    search_help_text = "Exact task id, replayed task id or correlation id."
+    search_fields = ("task_id", "correlation_id")
+    search_keys = ("task_id", "correlation_id")  # dead_letters_task_id_uniq, dead_letters_correlation_idx
+    search_email_path = ""
+    search_help_text = "Letter id, or an exact task id or correlation id."
     readonly_fields = ["arguments", "in_the_console", *(f.name for f in DeadLetter._meta.fields)]
     inlines = [DeadLetterActionInline]
     actions = ["replay_selected", "dry_run_selected", "discard_selected"]
     action_form = DeadLetterActionForm
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
     list_per_page = 100
     change_form_template = "admin/deadletters/deadletter/change_form.html"
 
