@@ -36,9 +36,10 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.http import HttpRequest, HttpResponse  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import RequestFactory  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
@@ -59,14 +60,30 @@ def _add_unpooled_alias() -> None:
     connections.settings["unpooled"] = {**default, "OPTIONS": options, "CONN_MAX_AGE": 0}
 
 
-def _round(client: Client, alias: str, requests: int) -> float:
-    """Requests per second for `requests` sequential GETs of the view on `alias`."""
+def _round(handler: WSGIHandler, alias: str, requests: int) -> float:
+    """Requests per second for `requests` sequential GETs of the view on `alias`, as a WSGI server drives them.
+
+    Not through the test client: it keeps connections open across requests, which is what is measured here.
+    """
+    environ = RequestFactory().get(f"/one-query/{alias}").environ
     started = time.perf_counter()
     for _ in range(requests):
-        response = client.get(f"/one-query/{alias}")
+        response = handler(dict(environ), _start_response)
+        response.close()  # request_finished: the connection goes back to the pool, or is closed
         if response.status_code != 200:
             raise SystemExit(f"GET /one-query/{alias}: HTTP {response.status_code}")
     return requests / (time.perf_counter() - started)
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], *exc_info: object) -> None:
+    pass
+
+
+def _connections_opened() -> int:
+    """Connections PostgreSQL has accepted so far (its pg_stat_database counter for this database)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
 
 
 def main() -> None:
@@ -76,21 +93,27 @@ def main() -> None:
     args = parser.parse_args()
 
     _add_unpooled_alias()
-    client = Client()
+    handler = WSGIHandler()
     rates: dict[str, list[float]] = {"default": [], "unpooled": []}
+    opened: dict[str, int] = {"default": 0, "unpooled": 0}
     with override_settings(ROOT_URLCONF=__name__):
         for alias in rates:
-            _round(client, alias, 20)  # warm: the pool fills, imports and URL resolving settle
+            _round(handler, alias, 20)  # warm: the pool fills, imports and URL resolving settle
         for n in range(args.rounds):
             order = ["default", "unpooled"] if n % 2 == 0 else ["unpooled", "default"]
             for alias in order:
-                rates[alias].append(_round(client, alias, args.requests))
+                before = _connections_opened()
+                rates[alias].append(_round(handler, alias, args.requests))
+                opened[alias] += _connections_opened() - before
     pooled, unpooled = statistics.median(rates["default"]), statistics.median(rates["unpooled"])
     print(f"one-query view, {args.rounds} alternating rounds of {args.requests} sequential requests:")
     print(f"  pooled (settings' pool):         {pooled:7.0f} req/s   rounds {[round(r) for r in rates['default']]}")
     print(f"  new connection per request:      {unpooled:7.0f} req/s   rounds {[round(r) for r in rates['unpooled']]}")
     print(f"  ratio pooled / new connection:   {pooled / unpooled:.2f}")
     print(f"  per request: pooled {1000 / pooled:.2f} ms, new connection {1000 / unpooled:.2f} ms")
+    total = args.rounds * args.requests
+    print(f"  connections PostgreSQL accepted for {total} requests: pooled {opened['default']},"
+          f" new connection {opened['unpooled']}")  # fmt: skip
 
 
 if __name__ == "__main__":
