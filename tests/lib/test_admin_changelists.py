@@ -129,3 +129,15 @@ def test_every_filter_sort_and_page_a_list_offers_answers_with_as_many_queries_a
     counts = {link: changelist_query_count(staff_client, link) for link in offered}
 
     assert {link: n for link, n in counts.items() if n > base + 1} == {}
+
+
+def test_a_page_finds_its_rows_by_id_under_the_offset_in_one_statement(staff_client, small_cap):
+    _payments(45)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(PAYMENTS, {"p": 2})
+
+    rows = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "payments"."id"')]
+    assert len(rows) == 1
+    assert "IN (SELECT" in rows[0] and "LIMIT 10 OFFSET 10" in rows[0]
+    assert len(response.context["cl"].result_list) == 10

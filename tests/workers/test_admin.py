@@ -176,3 +176,13 @@ def test_replaying_or_discarding_needs_the_replay_permission_and_a_post(viewer_c
 
 def test_a_letter_that_does_not_exist_is_a_404(staff_client):
     assert staff_client.post(f"{CHANGELIST}999999/replay/").status_code == 404
+
+
+def test_a_letter_is_found_by_its_exact_task_id_or_correlation_id(staff_client):
+    letter = DeadLetterFactory(task_id="abc-123", correlation_id="corr-9")
+    other = DeadLetterFactory()
+
+    for term in ("abc-123", "corr-9", str(letter.id)):
+        content = staff_client.get(CHANGELIST, {"q": term}).content.decode()
+        assert f"{CHANGELIST}{letter.id}/change/" in content
+        assert f"{CHANGELIST}{other.id}/change/" not in content
