@@ -17,5 +17,5 @@ class TrainerAllocationAdmin(ReadOnlyAdminMixin, IndexedSearchAdmin):
     list_select_related = ("student", "course", "trainer")
     search_fields = ("student__email",)
     search_email_path = "student__email"
-    search_help_text = "Id or student email."
+    search_help_text = "Id, or a student's whole email (any case). Exact: part of an email is not searched."
     show_full_result_count = False

@@ -41,7 +41,10 @@ class PaymentAdmin(ReadOnlyAdminMixin, IndexedSearchAdmin):
     search_fields = ("student__email",)
     search_email_path = "student__email"
     search_keys = ("provider_payment_id", "idempotency_key")
-    search_help_text = "Id, student email, provider payment id or idempotency key."
+    search_help_text = (
+        "Id, a student's whole email (any case), or an exact provider payment id or idempotency key. "
+        "Part of an email or key is not searched."
+    )
     show_full_result_count = False
     actions = ["change_status"]
     action_form = PaymentActionForm

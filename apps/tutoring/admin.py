@@ -19,7 +19,7 @@ class TutoringSessionAdmin(IndexedSearchAdmin):
     list_select_related = ("student", "trainer", "course")
     search_fields = ("student__email",)
     search_email_path = "student__email"
-    search_help_text = "Id or student email."
+    search_help_text = "Id, or a student's whole email (any case). Exact: part of an email is not searched."
     autocomplete_fields = ("student", "trainer", "course")
     raw_id_fields = ("allocation",)
     readonly_fields = ("created_at", "updated_at")
