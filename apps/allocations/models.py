@@ -59,6 +59,15 @@ class TrainerAllocation(models.Model):
             models.Index(fields=["student", "status", "course"], name="trainer_allocations_student_status_course_idx"),
             # Trainer load and capacity: WHERE trainer_id = %s AND status = %s.
             models.Index(fields=["trainer", "status"], name="trainer_allocations_trainer_status_idx"),
+            # The admin's newest-first list: ORDER BY created_at DESC, id DESC LIMIT n.
+            models.Index(models.F("created_at").desc(), models.F("id").desc(), name="trainer_allocations_created_idx"),
+            # The admin's status filter, newest first: WHERE status = %s ORDER BY created_at DESC, id DESC LIMIT n.
+            models.Index(
+                "status",
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="trainer_allocations_status_created_idx",
+            ),
             # Purchase history of allocations (including closed ones): WHERE purchase_id = %s.
             models.Index(fields=["purchase"], name="trainer_allocations_purchase_idx"),
         ]

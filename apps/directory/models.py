@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models.functions import Upper
 
@@ -48,6 +49,13 @@ class Student(Person):
         constraints = [
             # One student per email, whatever its case; serves email__iexact, i.e. WHERE UPPER(email) = UPPER(%s).
             models.UniqueConstraint(Upper("email"), name="students_email_ci_uniq"),
+        ]
+        indexes = [
+            # The admin's list by name: ORDER BY full_name, id LIMIT n.
+            models.Index(fields=["full_name", "id"], name="students_full_name_id_idx"),
+            # The admin's search by the start of a name or email: WHERE UPPER(full_name) LIKE 'ADA%' (or email).
+            models.Index(OpClass(Upper("full_name"), name="text_pattern_ops"), name="students_name_prefix_idx"),
+            models.Index(OpClass(Upper("email"), name="text_pattern_ops"), name="students_email_prefix_idx"),
         ]
 
 
@@ -103,4 +111,11 @@ class Trainer(Person):
         constraints = [
             # One trainer per email, whatever its case; serves WHERE UPPER(email) = UPPER(%s).
             models.UniqueConstraint(Upper("email"), name="trainers_email_ci_uniq"),
+        ]
+        indexes = [
+            # The admin's list by name: ORDER BY full_name, id LIMIT n.
+            models.Index(fields=["full_name", "id"], name="trainers_full_name_id_idx"),
+            # The admin's search by the start of a name or email: WHERE UPPER(full_name) LIKE 'ADA%' (or email).
+            models.Index(OpClass(Upper("full_name"), name="text_pattern_ops"), name="trainers_name_prefix_idx"),
+            models.Index(OpClass(Upper("email"), name="text_pattern_ops"), name="trainers_email_prefix_idx"),
         ]

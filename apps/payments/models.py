@@ -79,6 +79,14 @@ class Payment(models.Model):
             ),
             # Operators' newest-first list (admin changelist): ORDER BY created_at DESC, id DESC LIMIT n.
             models.Index(models.F("created_at").desc(), models.F("id").desc(), name="payments_created_idx"),
+            # The admin's status filter, newest first: WHERE status = %s ORDER BY created_at DESC, id DESC LIMIT n.
+            models.Index(
+                "status", models.F("created_at").desc(), models.F("id").desc(), name="payments_status_created_id_idx"
+            ),
+            # The admin's currency filter, newest first: WHERE currency = %s ORDER BY created_at DESC, id DESC LIMIT n.
+            models.Index(
+                "currency", models.F("created_at").desc(), models.F("id").desc(), name="payments_currency_created_idx"
+            ),
             # Reconciliation (payment_list_stuck): WHERE status IN ('created', 'pending') AND updated_at < %s
             # ORDER BY updated_at LIMIT n. Partial, so it holds only payments in flight.
             models.Index(

@@ -33,6 +33,10 @@ class StudentCoursePurchase(models.Model):
         indexes = [
             # A student's purchase history, newest first: WHERE student_id = %s ORDER BY created_at DESC.
             models.Index("student", models.F("created_at").desc(), name="student_course_purchases_student_created_idx"),
+            # The admin's newest-first list: ORDER BY created_at DESC, id DESC LIMIT n.
+            models.Index(
+                models.F("created_at").desc(), models.F("id").desc(), name="student_course_purchases_created_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,11 +12,14 @@ from lib.admin import IndexedSearchAdmin
 @admin.register(TutoringSession)
 class TutoringSessionAdmin(IndexedSearchAdmin):
     list_display = ("id", "scheduled_date", "scheduled_time", "student", "trainer", "course", "status")
+    # In slot order, each filter served by an index in that order: (scheduled_date, scheduled_time, id) and
+    # (status|course, scheduled_date, scheduled_time, id).
     list_filter = ("status", "course", "scheduled_date")
+    sortable_by = ("id", "scheduled_date")
     list_select_related = ("student", "trainer", "course")
     search_fields = ("student__email",)
     search_email_path = "student__email"
-    search_help_text = "Id or student email."
+    search_help_text = "Id, or a student's whole email (any case). Exact: part of an email is not searched."
     autocomplete_fields = ("student", "trainer", "course")
     raw_id_fields = ("allocation",)
     readonly_fields = ("created_at", "updated_at")

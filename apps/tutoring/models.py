@@ -51,6 +51,12 @@ class TutoringSession(models.Model):
             ),
             # A trainer's day: WHERE trainer_id = %s AND scheduled_date [= | BETWEEN] %s.
             models.Index(fields=["trainer", "scheduled_date"], name="tutoring_sessions_trainer_date_idx"),
+            # The admin's list in slot order: ORDER BY scheduled_date, scheduled_time, id LIMIT n (and its date filter).
+            models.Index(fields=["scheduled_date", "scheduled_time", "id"], name="tutoring_sessions_slot_idx"),
+            # The admin's status filter in slot order: WHERE status = %s ORDER BY scheduled_date, scheduled_time, id.
+            models.Index(
+                fields=["status", "scheduled_date", "scheduled_time", "id"], name="tutoring_sessions_status_slot_idx"
+            ),
             # A trainer's sessions by status: WHERE trainer_id = %s AND status = %s.
             models.Index(fields=["trainer", "status"], name="tutoring_sessions_trainer_status_idx"),
         ]

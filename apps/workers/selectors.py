@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Exists, Expression, JSONField, Max, OuterRef, Q, QuerySet, Value
@@ -149,3 +152,33 @@ def deadletter_filter_from_json(data: Mapping[str, object]) -> DeadLetterFilter:
     if "calls" in values:
         values["calls"] = tuple((task, tuple(args)) for task, args in values["calls"])  # type: ignore[attr-defined]  # pairs in JSON
     return DeadLetterFilter(**values)  # type: ignore[arg-type]  # the fields deadletter_filter_to_json wrote
+
+
+@functools.cache
+def _task_registry() -> Mapping[str, Any]:
+    """The worker app's tasks, every task module imported (once per process)."""
+    from ops_console.celery import app
+
+    app.loader.import_default_modules()
+    return app.tasks
+
+
+def deadletter_task_names() -> list[str]:
+    """Names of the tasks a letter can name: the worker app's registered tasks (no query, no DISTINCT)."""
+    return sorted(name for name in _task_registry() if not name.startswith("celery."))
+
+
+def deadletter_task_parameters(*, task_name: str) -> list[str]:
+    """The task's positional parameter names (`payment_id`, ...), to say what each stored argument names.
+
+    Empty when no task has that name any more. No query.
+    """
+    task = _task_registry().get(task_name)
+    if task is None:
+        return []
+    function = getattr(task, "run", task)
+    return [
+        parameter.name
+        for parameter in inspect.signature(function).parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]

@@ -5,7 +5,7 @@ import os
 
 import pytest
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
 from apps.allocations.models import TrainerAllocation
 from apps.demo.services import DemoScale, demo_platform_seed
@@ -131,3 +131,12 @@ def test_help_works_without_the_environment_set():
 
     assert result.returncode == 0, result.stderr
     assert "--payments" in result.stdout
+
+
+def test_with_too_few_trainers_the_seed_fills_them_to_capacity_and_leaves_the_rest_pending():
+    demo_platform_seed(scale=DemoScale.for_payments(2_000, trainers=8))
+
+    loads = list(Trainer.objects.annotate(load=Count("allocations", filter=Q(allocations__status="active"))))
+    assert not [(t.id, t.load, t.capacity) for t in loads if t.load > t.capacity]
+    assert any(t.load == t.capacity for t in loads)
+    assert TrainerAllocation.objects.filter(status="pending", trainer=None).exists()

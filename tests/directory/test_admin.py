@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.directory.models import Course, Student, Trainer
-from tests.factories import CourseFactory, StudentFactory, TrainerFactory
+from tests.factories import AllocationFactory, CourseFactory, StudentFactory, TrainerFactory
 from tests.support.admin import changelist_query_count
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +57,45 @@ def test_students_can_be_found_by_email(staff_client):
     assert response.status_code == 200
     assert reverse("admin:directory_student_change", args=[student.pk]) in response.content.decode()
     assert reverse("admin:directory_student_change", args=[other.pk]) not in response.content.decode()
+
+
+def test_the_trainer_list_shows_each_trainers_active_load_against_capacity(staff_client):
+    trainer = TrainerFactory(capacity=3)
+    AllocationFactory.create_batch(2, trainer=trainer)
+    AllocationFactory(trainer=trainer, status="completed")
+
+    content = staff_client.get(reverse("admin:directory_trainer_changelist")).content.decode()
+
+    assert '<span class="load load-room">2 / 3</span>' in content
+
+
+def test_a_full_trainer_is_marked_full_on_the_list_and_on_its_page(staff_client):
+    trainer = TrainerFactory(capacity=2)
+    AllocationFactory.create_batch(2, trainer=trainer)
+
+    listed = staff_client.get(reverse("admin:directory_trainer_changelist")).content.decode()
+    page = staff_client.get(reverse("admin:directory_trainer_change", args=[trainer.pk])).content.decode()
+
+    assert '<span class="load load-full">2 / 2</span>' in listed
+    assert '<span class="load load-full">2 / 2</span>' in page
+
+
+@pytest.mark.parametrize("term", ["ada", "ADA AB", "ada.ab"])
+def test_students_are_found_by_the_start_of_their_name_or_email(staff_client, term):
+    student = StudentFactory(full_name="Ada Abara", email="ada.abara@example.test")
+    other = StudentFactory(full_name="Ben Berg", email="ben.berg@example.test")
+
+    content = staff_client.get(reverse("admin:directory_student_changelist"), {"q": term}).content.decode()
+
+    assert reverse("admin:directory_student_change", args=[student.pk]) in content
+    assert reverse("admin:directory_student_change", args=[other.pk]) not in content
+
+
+def test_a_word_inside_a_name_is_not_searched_and_the_page_says_so(staff_client):
+    student = StudentFactory(full_name="Ada Abara", email="ada.abara@example.test")
+
+    content = staff_client.get(reverse("admin:directory_student_changelist"), {"q": "bara"}).content.decode()
+
+    assert reverse("admin:directory_student_change", args=[student.pk]) not in content
+    assert "the start of a name or email" in content
+    assert "Not the middle of a word" in content

@@ -1,0 +1,20 @@
+# The admin's lists at scale (docs/architecture.md): added to tables that already hold data, so built
+# CONCURRENTLY while writes continue, hence a non-atomic migration.
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ('purchases', '0002_student_course_purchases_is_demo'),
+    ]
+
+    operations = [
+        # The admin's newest-first list: ORDER BY created_at DESC, id DESC LIMIT n.
+        AddIndexConcurrently(
+            model_name='studentcoursepurchase',
+            index=models.Index(models.OrderBy(models.F('created_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='student_course_purchases_created_idx'),
+        ),
+    ]
