@@ -141,7 +141,7 @@ _database = env.database_url("DATABASE_URL", "postgres://postgres@localhost:5432
 _query_options = _database.pop("OPTIONS")
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "lib.postgresql",  # Django's, timing each pool checkout (lib/postgresql/base.py)
         **_database,
         "CONN_MAX_AGE": 0,  # the pool owns connection lifetime
         "OPTIONS": {
