@@ -124,9 +124,13 @@ def raise_nofile() -> None:
 
 
 def signed_in_cookies(count: int) -> tuple[list[str], list[int]]:
-    """`count` users, each with a database session as a browser login leaves it (one INSERT each)."""
+    """`count` users, each with a session as a browser login leaves it (SESSION_ENGINE: PostgreSQL and Redis)."""
+    from importlib import import_module
+
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
     user_model = get_user_model()
     user_model.objects.filter(username__startswith="bench-ws-").delete()

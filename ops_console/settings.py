@@ -141,7 +141,7 @@ _database = env.database_url("DATABASE_URL", "postgres://postgres@localhost:5432
 _query_options = _database.pop("OPTIONS")
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "lib.postgresql",  # Django's, timing each pool checkout (lib/postgresql/base.py)
         **_database,
         "CONN_MAX_AGE": 0,  # the pool owns connection lifetime
         "OPTIONS": {
@@ -190,8 +190,10 @@ RATE_LIMIT_REDIS_TIMEOUT = env.float("RATE_LIMIT_REDIS_TIMEOUT", 0.5, minimum=0.
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "lib.cache"
 
-# Sessions live in the database: a Redis outage must not log operators out.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions are written to PostgreSQL and to the cache, and read from the cache first: a console
+# polling /ops/live does not read its session from the database. With Redis down the cache read
+# is a miss (IGNORE_EXCEPTIONS above), the session comes from PostgreSQL, and nobody is logged out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Rate limiting (apps/web/ratelimit.py, docs/ratelimiting.md) -------------
 

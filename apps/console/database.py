@@ -26,6 +26,7 @@ from apps.console.models import OperatorAction
 from apps.console.services import audit_record
 from apps.console.shared_cache import shared_reading, shared_reading_forget
 from apps.telemetry import selectors as telemetry
+from lib import metrics
 from lib.db import statement_timeout
 
 logger = structlog.get_logger(__name__)
@@ -76,13 +77,22 @@ def database_pools(*, server: dict[str, Any]) -> dict[str, Any]:
         reserved=server.get("reserved"),
         web_pool_max=web_max,
     )
-    totals = {k: sum(p[k] for p in pools) for k in ("size", "max", "in_use", "idle", "waiting", "timeouts", "lost")}
+    totals: dict[str, Any] = {
+        k: sum(p[k] for p in pools)
+        for k in ("size", "max", "in_use", "idle", "waiting", "timeouts", "lost", "checkouts")
+    }
+    # The cluster's p95 comes from every process's buckets added up, never from averaging their p95s.
+    merged = metrics.histogram_merge(
+        s["pool"].get("wait_histogram_recent") or [] for s in snapshots or [] if s.get("pool")
+    )
+    totals["p95_wait_ms"] = wait_p95(merged)
     return {"pools": pools if snapshots is not None else None, "pool_totals": totals, "budget": budget}
 
 
 def _pool_row(snapshot: dict[str, Any]) -> dict[str, Any]:
     pool = snapshot["pool"]
     requests = pool.get("requests") or 0
+    recent = pool.get("wait_histogram_recent")
     return {
         "process": snapshot["id"],
         "kind": snapshot["kind"],
@@ -96,9 +106,24 @@ def _pool_row(snapshot: dict[str, Any]) -> dict[str, Any]:
         # psycopg_pool counts waiting time, not its distribution: the mean wait per request over the window.
         "wait_ms": pool["wait_ms"],
         "mean_wait_ms": round(pool["wait_ms"] / requests, 2) if requests else None,
+        # Each checkout's wait, timed by lib/postgresql/base.py: its p95 over the window (older processes send none).
+        "p95_wait_ms": wait_p95(recent),
+        "checkouts": int(metrics.histogram_count(recent)) if recent else 0,
         "timeouts": pool["timeouts"],
         "lost": pool.get("connections_lost", 0),
     }
+
+
+def wait_p95(counts: list[float] | None) -> float | None:
+    """The p95 of connection checkout waits in ms; None without checkouts.
+
+    Inside the first bucket (under 1 ms, where almost every checkout from a pool with an idle
+    connection lands) interpolation would invent a value, so the bucket's bound is reported: "at most 1 ms".
+    """
+    p95 = metrics.histogram_quantile(counts, 0.95) if counts else None
+    if p95 is None:
+        return None
+    return round(max(p95, metrics.LATENCY_BUCKETS_MS[0]), 1)
 
 
 # --- activity --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from django.db import connections
 
 from apps.telemetry import celery_state
 from lib import metrics
+from lib.postgresql.base import POOL_WAIT_HISTOGRAM
 
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 TASK_STATES = ("succeeded", "failed", "retried")
@@ -103,6 +104,9 @@ def reading_now() -> Reading:
         reading["pool.timeouts"] = stats.get("requests_errors", 0.0)
         reading["pool.wait_ms"] = stats.get("requests_wait_ms", 0.0)
         reading["pool.requests"] = stats.get("requests_num", 0.0)
+    for labels, counts in metrics.histograms(POOL_WAIT_HISTOGRAM).items():
+        if dict(labels).get("alias") == "default":
+            reading["pool.wait"] = counts
     return reading
 
 
@@ -152,7 +156,7 @@ def snapshot_build(*, identity: Identity, window: Window) -> dict[str, Any]:
         "reported_at": time.time(),
         "interval_s": settings.TELEMETRY_INTERVAL,
         "window_s": round(elapsed, 3),
-        "pool": _pool(recent),
+        "pool": _pool(reading, recent),
         "http": _http(reading, recent, elapsed) if identity.kind == "web" else None,
         "tasks": _tasks(reading, recent, elapsed) if identity.kind == "worker" else None,
         "ws": _websockets() if identity.kind == "web" else None,
@@ -178,7 +182,7 @@ def snapshot_build(*, identity: Identity, window: Window) -> dict[str, Any]:
     }
 
 
-def _pool(recent: Reading) -> dict[str, float] | None:
+def _pool(reading: Reading, recent: Reading) -> dict[str, Any] | None:
     stats = pool_stats()
     if stats is None:
         return None
@@ -199,6 +203,9 @@ def _pool(recent: Reading) -> dict[str, float] | None:
         # Over the window: connection requests served (the database page's mean wait per request).
         "requests": int(_number(recent, "pool.requests")),
         "connections_lost": int(stats.get("connections_lost", 0)),
+        # Each checkout's wait (lib/postgresql/base.py), bucketed like http.latency: since start, and over the window.
+        "wait_histogram": _histogram(reading, "pool.wait"),
+        "wait_histogram_recent": _histogram(recent, "pool.wait"),
     }
 
 

@@ -3,8 +3,14 @@ from __future__ import annotations
 import logging
 import time
 
+import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from tests.factories import StaffUserFactory
+from tests.support.proxies import redis_proxy
 from tests.support.servers import silent_tcp_server
 
 
@@ -53,3 +59,28 @@ def test_the_cache_works_when_redis_is_up():
     cache.set("tests:roundtrip", {"a": 1}, timeout=30)
 
     assert cache.get("tests:roundtrip") == {"a": 1}
+
+
+@pytest.mark.django_db
+def test_a_signed_in_operator_stays_signed_in_while_redis_is_unreachable(settings):
+    with redis_proxy(settings.REDIS_URL) as redis:
+        _point_cache_at(settings, redis.url)
+        client = Client()
+        client.force_login(StaffUserFactory())  # the session is written to PostgreSQL and to Redis
+        assert client.get("/ops/live").status_code == 200
+        redis.cut()
+
+        response = client.get("/ops/live")
+
+    assert response.status_code == 200
+    assert response.json()["type"] == "ops.overview"
+
+
+@pytest.mark.django_db
+def test_a_session_is_read_from_redis_not_postgresql_while_redis_is_up(staff_client):
+    staff_client.get("/ops/live")
+
+    with CaptureQueriesContext(connection) as queries:
+        staff_client.get("/ops/live")
+
+    assert not any("django_session" in query["sql"] for query in queries.captured_queries)

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, with each pooled connection checkout timed (ENGINE "lib.postgresql")."""
