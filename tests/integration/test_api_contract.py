@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,15 @@ from tests.support.servers import asgi_server
 ST = Path(sys.executable).with_name("st")
 ST_TIMEOUT_S = 240
 MAX_EXAMPLES = 100
+
+
+def _unlimited() -> dict[str, str]:
+    """A limit schemathesis never reaches, counted under keys of its own: thousands of requests from 127.0.0.1
+    under the session's shared rate-limit keys would leave the next tests' servers answering 429."""
+    return {"RATE_LIMIT_API": "100000/m", "RATE_LIMIT_KEY_PREFIX": f"test-contract-{uuid.uuid4().hex[:8]}:rl"}
+
+
+UNLIMITED = _unlimited()
 
 
 def _seed() -> int:
@@ -75,7 +85,7 @@ def test_schemathesis_finds_nothing_the_schema_does_not_promise(sandbox_provider
     token = api_client_create(name="schemathesis", scopes=list(ApiScope.values)).token
     students, courses = StudentFactory.create_batch(3), CourseFactory.create_batch(3)
     seed = _seed()
-    server_env = {"PAYMENT_PROVIDER_URL": sandbox_provider.url, "RATE_LIMIT_API": "100000/m"}
+    server_env = {"PAYMENT_PROVIDER_URL": sandbox_provider.url, **UNLIMITED}
 
     with asgi_server(log_path=tmp_path / "uvicorn.log", **server_env) as base:
         _schemathesis(
@@ -102,7 +112,7 @@ def test_the_console_twins_keep_their_contract_for_a_staff_session(tmp_path):
     job = DeadLetterReplayJob.objects.create(max_letter_id=0, status=DeadLetterReplayJob.Status.SUCCEEDED)
     seed = _seed()
 
-    with asgi_server(log_path=tmp_path / "uvicorn.log", RATE_LIMIT_API="100000/m", OPS_FAULT_DRILLS="true") as base:
+    with asgi_server(log_path=tmp_path / "uvicorn.log", **UNLIMITED, OPS_FAULT_DRILLS="true") as base:
         _schemathesis(
             base,
             seed=seed,
