@@ -24,22 +24,26 @@ DRILLS: dict[str, Drill] = {
         Drill(
             "provider_slow", "Provider slow",
             "The sandbox provider holds each answer for DRILL_PROVIDER_DELAY_MS.",
-            "Payment provider tile: p95 latency up; HTTP p95 up for payment requests. Run a burst to see it.",
+            "Once payments flow (make some, or run a burst): Payment provider tile p95 up to the delay; payments "
+            "still succeed, slowly.",
             "The provider reverts to normal by its own timer."),
         Drill(
             "provider_hanging", "Provider hanging",
             "The sandbox provider never answers: every charge times out (PAYMENT_TIMEOUT).",
-            "Provider errors, the breaker opens (health: provider red), payments stay pending until reconciliation.",
-            "The provider reverts and releases hung calls; the breaker closes after its reset timeout."),
+            "Once payments flow: provider errors, the breaker opens (health: provider red); payment requests answer "
+            "504, then 502 while the breaker is open; those payments stay pending until reconciliation.",
+            "The provider reverts and releases hung calls; the breaker closes after its reset timeout once calls succeed."),
         Drill(
             "provider_failing", "Provider failing",
             "The sandbox provider answers 500 without charging.",
-            "Provider errors, the breaker opens (health: provider red), payment requests answer 503.",
+            "Once payments flow: provider errors, the breaker opens (health: provider red); payment requests answer "
+            "502 (provider_unavailable) and stay pending until reconciliation.",
             "The provider reverts; the breaker closes after its reset timeout once calls succeed."),
         Drill(
             "provider_refusing", "Provider refusing",
             "The sandbox provider resets every connection.",
-            "Provider errors, the breaker opens (health: provider red).",
+            "Once payments flow: provider errors, the breaker opens (health: provider red); payment requests answer "
+            "502 (provider_unavailable).",
             "The provider reverts; the breaker closes after its reset timeout once calls succeed."),
         Drill(
             "db_pool", "DB pool exhausted",
@@ -66,7 +70,8 @@ DRILLS: dict[str, Drill] = {
         Drill(
             "burst", "Burst of payments",
             "Creates DRILL_BURST_PAYMENTS payments through the provider, each starting its pipeline.",
-            "Queues depth and tasks/s rise, provider calls rise, then the queues drain.",
+            "Provider calls rise by the burst, tasks succeed (tasks/s up, queue depth up briefly), the payments can be "
+            "found under Payments, then the queues drain.",
             "Ends when the pipelines have run.", timed=False),
     )
 }  # fmt: skip

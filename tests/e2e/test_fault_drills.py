@@ -1,7 +1,8 @@
-"""Fault drills in a browser: each drill changes what the console shows, and the change clears by itself."""
+"""Fault drills in a browser: each drill changes what the console shows, and the change clears by itself (issue 12)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -9,8 +10,10 @@ import requests
 from playwright.sync_api import expect
 
 from apps.console.models import OperatorAction
+from apps.payments.models import Payment
 from apps.workers.models import DeadLetter
 from tests.e2e.conftest import operator, screenshot, signed_in
+from tests.factories import CourseFactory, StudentFactory, TrainerFactory
 from tests.support.realtime import realtime_server
 from tests.support.waiting import wait_until
 
@@ -87,4 +90,117 @@ def test_each_drill_shows_on_the_console_and_clears_by_itself(
     assert during == 500
     assert set(OperatorAction.objects.values_list("action", flat=True)) == {
         "drills.poison", "drills.db_pool", "drills.slow_sql", "drills.redis_down", "drills.provider_failing"}  # fmt: skip
+    assert page.problems == []
+
+
+# --- the provider drills and the burst: payments flow, and the console shows the provider's state ---------------
+
+BURST = 5  # DRILL_BURST_PAYMENTS
+TOKEN = "e2e-drills-token-0123456789abcdef"
+DELAY_MS = 800  # DRILL_PROVIDER_DELAY_MS: far above a sandbox answer (a few ms)
+# The provider's target for the test processes: no retries, a breaker that opens after 2 failures and lets a
+# trial call through after 1 s, calls that time out after 1 s (the hanging drill).
+PROVIDER_TARGET = {"HTTP_TARGET_PAYMENT_PROVIDER_RETRIES": "0", "HTTP_TARGET_PAYMENT_PROVIDER_BREAKER_FAIL_MAX": "2",
+                   "HTTP_TARGET_PAYMENT_PROVIDER_BREAKER_RESET_TIMEOUT": "1",
+                   "HTTP_TARGET_PAYMENT_PROVIDER_READ_TIMEOUT": "1"}  # fmt: skip
+
+
+def _provider_env(provider_url: str, broker: str) -> dict[str, str]:
+    telemetry = {**FAST, "TELEMETRY_KEY_PREFIX": f"test-e2e-{uuid.uuid4().hex[:8]}:telemetry"}
+    return {**BROWSER, **telemetry, **PROVIDER_TARGET, "OPS_FAULT_DRILLS": "1", "CELERY_BROKER_KEY_PREFIX": broker,
+            "PAYMENT_PROVIDER_URL": provider_url, "API_TOKENS": TOKEN, "DRILL_PROVIDER_DELAY_MS": str(DELAY_MS),
+            "HTTP_BREAKER_KEY_PREFIX": f"test-e2e-{uuid.uuid4().hex[:8]}:breaker"}  # fmt: skip
+
+
+def _pay(base: str, course_id: int) -> int:
+    """One payment through the API, for a new student (a failed one stays pending and blocks its student)."""
+    body = {"student_id": StudentFactory().id, "course_id": course_id, "amount": "240.00", "currency": "EUR"}
+    headers = {"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": uuid.uuid4().hex}
+    return requests.post(f"{base}/api/payments", json=body, headers=headers, timeout=10).status_code
+
+
+def _figure(page, tile: str, label: str):
+    """A figure of an overview tile: the <dd> after the <dt> that names it."""
+    return page.locator(f'#{tile} dt:text-is("{label}") + dd')
+
+
+def _milliseconds(text: str) -> float:
+    return float(text.removesuffix(" ms").replace(",", "")) if text.endswith(" ms") else 0.0
+
+
+def _breaks_and_recovers(page, base: str, name: str, course_id: int, *, failed: int) -> list[int]:
+    """Run provider drill `name`; payments fail (`failed`), the breaker opens (provider red); after the drill and
+    the breaker's reset timeout a payment goes through and the provider is ok again. Returns the answers."""
+    _run(page, base, name, "3")
+    provider = page.locator('#now tr[data-health="provider"]')
+    answers = [_pay(base, course_id) for _ in range(3)]  # 2 failures open the breaker; the 3rd is refused
+    expect(provider).to_have_attribute("data-state", "down", timeout=10_000)
+    expect(provider).to_contain_text("breaker open")
+    screenshot(page, f"drills-{name.replace('_', '-')}")
+    wait_until(lambda: _pay(base, course_id) == 201, timeout=20, interval=0.5, what=f"a payment after {name}")
+    expect(provider).to_have_attribute("data-state", "ok", timeout=10_000)
+    expect(provider).to_contain_text("breaker closed, last call ok")
+    # The first payment meets the drill; the call that opens the breaker, and every call while it is open,
+    # answer 502 provider_unavailable (pybreaker raises its own error for the tripping failure).
+    assert answers == [failed, 502, 502], answers
+    return answers
+
+
+def test_each_provider_drill_shows_on_the_console_once_payments_flow_and_clears(
+    tmp_path, browser_context, page, isolated_broker, sandbox_provider
+):
+    course = CourseFactory()
+    with realtime_server(tmp_path / "web.log", **_provider_env(sandbox_provider.url, isolated_broker)) as server:
+        signed_in(browser_context, server, operator())
+        base = server.http
+
+        # Slow: the provider tile's p95 rises from a normal call's few ms to the drill's delay.
+        assert _pay(base, course.id) == 201
+        page.goto(f"{base}/ops/")
+        p95 = _figure(page, "provider", "p95")
+        wait_until(lambda: 0 < _milliseconds(p95.inner_text()) < DELAY_MS / 2, timeout=10, what="a normal p95")
+        _run(page, base, "provider_slow", "4")
+        assert [_pay(base, course.id), _pay(base, course.id)] == [201, 201]
+        page.goto(f"{base}/ops/")
+        wait_until(lambda: _milliseconds(p95.inner_text()) >= DELAY_MS, timeout=10, what="the provider p95 to rise")
+        screenshot(page, "drills-provider-slow")
+
+        # Failing, refusing, hanging: the breaker opens, health *provider* red; ok again after the drill.
+        page.goto(f"{base}/ops/drills")
+        _breaks_and_recovers(page, base, "provider_failing", course.id, failed=502)
+        _breaks_and_recovers(page, base, "provider_refusing", course.id, failed=502)
+        _breaks_and_recovers(page, base, "provider_hanging", course.id, failed=504)
+
+    assert set(OperatorAction.objects.values_list("action", flat=True)) == {
+        "drills.provider_slow", "drills.provider_failing", "drills.provider_refusing", "drills.provider_hanging"}  # fmt: skip
+    assert page.problems == []
+
+
+def test_a_burst_moves_provider_calls_and_tasks_and_its_payments_appear(
+    tmp_path, browser_context, page, start_worker, isolated_broker, sandbox_provider
+):
+    course = CourseFactory()
+    TrainerFactory().courses.add(course)
+    StudentFactory.create_batch(BURST)
+    env = {**_provider_env(sandbox_provider.url, isolated_broker), "DRILL_BURST_PAYMENTS": str(BURST)}
+    with realtime_server(tmp_path / "web.log", **env) as server:
+        start_worker(**{k: v for k, v in env.items() if k not in BROWSER})
+        signed_in(browser_context, server, operator())
+        base = server.http
+        page.goto(f"{base}/ops/")
+        calls, succeeded = _figure(page, "provider", "Calls"), _figure(page, "tasks", "Succeeded")
+        expect(page.locator('tr[data-health="workers"]')).to_have_attribute("data-state", "ok", timeout=30_000)
+        expect(calls).to_have_text("0")
+
+        _run(page, base, "burst")
+        page.goto(f"{base}/ops/")
+        expect(calls).to_have_text(str(BURST), timeout=20_000)
+        wait_until(lambda: int(succeeded.inner_text().replace(",", "")) > BURST, timeout=30, what="the pipelines")
+        expect(page.locator('[data-key="queues"] .value')).to_have_text(re.compile(r"^0 ·"), timeout=30_000)
+        screenshot(page, "drills-burst")
+        payments = list(Payment.objects.filter(idempotency_key__startswith="drill-burst-"))
+        page.goto(f"{base}/ops/payments/{payments[0].id}")
+        expect(page.locator("body")).to_contain_text(payments[0].idempotency_key)
+
+    assert len(payments) == BURST
     assert page.problems == []
