@@ -271,6 +271,9 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+SANDBOX_PORT = 8765
+
+
 def _free_port(preferred: int) -> int:
     """`preferred` if a server could listen there now, else any free port.
 
@@ -340,12 +343,20 @@ def supervise(children: list[subprocess.Popen[bytes]], stop_signals: set[signal.
             return None
 
 
+def _sandbox_port(web_port: int) -> int:
+    """8765 when free, else any free port; never the web server's (chosen, not yet bound: PORT=8765 took both)."""
+    port = _free_port(SANDBOX_PORT if web_port != SANDBOX_PORT else 0)
+    while port == web_port:
+        port = _free_port(0)
+    return port
+
+
 def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subprocess.Popen[bytes]]:
     """Start sandbox_provider unless PAYMENT_PROVIDER_URL names a provider; point the console at it."""
     if env.get("PAYMENT_PROVIDER_URL"):
         say("using PAYMENT_PROVIDER_URL from the environment")
         return []
-    port = _free_port(8765)
+    port = _sandbox_port(web_port)
     env["PAYMENT_PROVIDER_URL"] = f"http://127.0.0.1:{port}"
     webhook_url = f"http://127.0.0.1:{web_port}/api/payments/webhook"
     args = ["--port", str(port), "--webhook-url", webhook_url, "--webhook-secret", env["PAYMENT_WEBHOOK_SECRET"]]

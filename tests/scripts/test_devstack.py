@@ -85,3 +85,7 @@ def test_an_exited_process_not_yet_reaped_counts_as_dead():
 
     assert not devstack._pid_alive(child.pid)
     child.wait()
+
+
+def test_the_sandbox_provider_never_takes_the_web_servers_port():
+    assert devstack._sandbox_port(devstack.SANDBOX_PORT) != devstack.SANDBOX_PORT
