@@ -62,6 +62,7 @@ def test_a_web_instance_shows_its_connections_against_the_cap(staff_client, sett
 
 
 def test_refused_handshakes_are_counted_by_reason(staff_client):
+    _publish("web")  # counters are the process's since it started: earlier tests' refusals are in `before`
     before = staff_client.get("/api/ops/realtime").json()["totals"]["refused"] or {}
     for reason in ("origin", "origin", "instance_limit", "unauthenticated"):
         metrics.increment("ws_refused", reason=reason)
