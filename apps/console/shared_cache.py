@@ -1,9 +1,6 @@
-"""One computation per period for the whole cluster: console readings shared through Redis.
+"""Console readings shared through Redis (lib/shared_cache.py), under the console's keys.
 
-Like the overview's cache (apps/telemetry/selectors.py): the first viewer claims the
-computation with SET NX, the others wait briefly for its result, so twenty open pages
-cost what one does. Redis out: every viewer computes alone (still bounded by its own
-statement timeouts). Pages with filters cache one reading per filter set
+Pages with filters cache one reading per filter set
 (`shared_page_data`); an operator action bumps its page's generation, so the next
 read after it is fresh.
 """
@@ -12,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 
+from lib import shared_cache as shared
 from lib.redis import redis_read, redis_write
 
 WAIT_SECONDS = 0.5
@@ -28,36 +25,13 @@ def _key(*parts: str) -> str:
 
 
 def shared_reading(name: str, *, ttl: float, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """The cached reading `name`, or a fresh `compute()` stored for `ttl` seconds. Talks to Redis (bounded)."""
-    cached = _cached(name)
-    if cached is not None:
-        return cached
-    claimed = redis_read(
-        lambda client: bool(client.set(_key(name, "computing"), "1", nx=True, px=int(max(ttl, 1.0) * 1000))),
-        default=True,
-        what="console_reading_claim",
-    )
-    if not claimed:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            cached = _cached(name)
-            if cached is not None:
-                return cached
-    reading = compute()
-    payload = json.dumps(reading, separators=(",", ":"), default=str)
-    redis_write(lambda client: client.set(_key(name), payload, px=int(ttl * 1000)), what="console_reading_cache")
-    return reading
+    """The console's reading `name`, shared for `ttl` seconds (lib/shared_cache.py). Talks to Redis (bounded)."""
+    return shared.shared_reading(_key(name), ttl=ttl, wait=WAIT_SECONDS, compute=compute, what="console_reading_cache")
 
 
 def shared_reading_forget(name: str) -> None:
     """Drop a cached reading (after an action changed what it shows), so the next view reads afresh."""
-    redis_write(lambda client: client.delete(_key(name), _key(name, "computing")), what="console_reading_forget")
-
-
-def _cached(name: str) -> dict[str, Any] | None:
-    raw = redis_read(lambda client: client.get(_key(name)), default=None, what="console_reading_cache")
-    return json.loads(raw) if raw else None
+    shared.shared_reading_forget(_key(name), what="console_reading")
 
 
 def shared_page_data(*, page: str, variant: object, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:

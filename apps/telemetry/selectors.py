@@ -9,8 +9,6 @@ its own (its numbers become None and `notes` says why).
 from __future__ import annotations
 
 import datetime
-import json
-import time
 from typing import Any
 
 import structlog
@@ -22,7 +20,7 @@ from apps.telemetry.aggregate import cluster_overview_build, parts_read, snapsho
 from apps.telemetry.models import Alert
 from apps.telemetry.reporter import key
 from lib.db import statement_timeout
-from lib.redis import redis_read, redis_write
+from lib.shared_cache import shared_reading
 
 logger = structlog.get_logger(__name__)
 
@@ -48,44 +46,13 @@ def console_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
     """
     if now is not None:
         return cluster_overview_build(parts_read(), now=now)
-    cached = _cached_overview()
-    if cached is not None:
-        return cached
-    if not _compute_claimed():
-        waited = _wait_for_cached()
-        if waited is not None:
-            return waited
-    overview = cluster_overview_build(parts_read(), now=timezone.now())
-    payload = json.dumps(overview, separators=(",", ":"))
-    ttl_ms = int(settings.TELEMETRY_OVERVIEW_CACHE * 1000)
-    redis_write(lambda client: client.set(key("overview"), payload, px=ttl_ms), what="telemetry_overview_cache")
-    return overview
-
-
-def _cached_overview() -> dict[str, Any] | None:
-    raw = redis_read(lambda client: client.get(key("overview")), default=None, what="telemetry_overview_cache")
-    return json.loads(raw) if raw else None
-
-
-def _compute_claimed() -> bool:
-    """True for the one viewer that computes this period (SET NX); also True when Redis is out (compute alone)."""
-    ttl_ms = int(max(settings.TELEMETRY_OVERVIEW_CACHE, COMPUTE_WAIT_SECONDS * 2) * 1000)
-    claimed: object = redis_read(
-        lambda client: bool(client.set(key("overview", "computing"), "1", nx=True, px=ttl_ms)),
-        default=True,
-        what="telemetry_overview_claim",
+    return shared_reading(
+        key("overview"),
+        ttl=settings.TELEMETRY_OVERVIEW_CACHE,
+        wait=COMPUTE_WAIT_SECONDS,
+        compute=lambda: cluster_overview_build(parts_read(), now=timezone.now()),
+        what="telemetry_overview_cache",
     )
-    return bool(claimed)
-
-
-def _wait_for_cached() -> dict[str, Any] | None:
-    deadline = time.monotonic() + COMPUTE_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        cached = _cached_overview()
-        if cached is not None:
-            return cached
-    return None
 
 
 def metric_series(
