@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_GET
 from apps.console import database
 from apps.console.access import console_page, json_twin, wants_json
 from apps.console.actions import confirmation_required, console_action
-from apps.console.presenters import tile_levels
+from apps.console.rendering import console_context, console_render
 from apps.web.errors import error_response
 
 CANCEL_PERMISSION = "console.cancel_queries"
@@ -31,14 +30,7 @@ def database_page(request: HttpRequest) -> HttpResponse:
     context = {**data, "may_cancel": request.user.has_perm(CANCEL_PERMISSION)}
     if request.GET.get("fragment") == "live":
         return HttpResponse(render_to_string("console/_database_live.html", context, request=request))
-    context.update(
-        admin.site.each_context(request),
-        is_nav_sidebar_enabled=False,
-        title="Database",
-        live_interval=settings.CONSOLE_LIVE_INTERVAL,
-        levels=tile_levels(data["overview"]),
-    )
-    return render(request, "console/database.html", context)
+    return console_render(request, "console/database.html", title="Database", data=context)
 
 
 @never_cache
@@ -58,7 +50,7 @@ def backend_signal(request: HttpRequest, pid: int, how: str) -> HttpResponse:
                                          message=f"Confirm: send confirm={steps[step]} to {how} pid {pid}.")  # fmt: skip
         backend = database.backend_find(pid=pid)
         return render(request, "console/database_confirm.html", {
-            **admin.site.each_context(request), "is_nav_sidebar_enabled": False, "title": f"{how.capitalize()} pid {pid}",
+            **console_context(request, title=f"{how.capitalize()} pid {pid}"),
             "pid": pid, "how": how, "backend": backend, "backend_start": backend_start or (backend or {}).get("backend_start"),
             "next_confirm": steps[step], "second": step == 1,
         })  # fmt: skip

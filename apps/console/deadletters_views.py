@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.console import deadletters
 from apps.console.access import console_page, json_twin, wants_json
-from apps.console.views import _page
+from apps.console.rendering import console_render
 from apps.telemetry import selectors as telemetry
 from apps.web.errors import error_response
 
@@ -63,7 +63,7 @@ def dead_letters(request: HttpRequest) -> HttpResponse:
         "query_string": request.GET.urlencode(),
         "alert": next((a for a in data["overview"].get("alerts", []) if a["rule"] == deadletters.ALERT_RULE), None),
     }
-    return _page(request, "console/dead_letters.html", "Dead letters", data, **extra)
+    return console_render(request, "console/dead_letters.html", title="Dead letters", data=data, **extra)
 
 
 @never_cache
@@ -82,7 +82,7 @@ def dry_run(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         return JsonResponse(data, json_dumps_params={"default": str})
     data = {"overview": telemetry.console_overview(), **data}
-    return _page(request, "console/dead_letters_dry_run.html", "Replay: dry run", data)
+    return console_render(request, "console/dead_letters_dry_run.html", title="Replay: dry run", data=data)
 
 
 @never_cache
@@ -130,7 +130,7 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
     if data is None:
         return error_response(request, status=404, code="not_found", message=f"No replay job {job_id}.")
     title = f"Replay job {job_id}"
-    return _page(request, "console/dead_letter_job.html", title, data,
+    return console_render(request, "console/dead_letter_job.html", title=title, data=data,
                  filters_words=deadletters.job_filters_words(data["job"]),
                  may_replay=request.user.has_perm(deadletters.REPLAY_PERMISSION))  # fmt: skip
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -14,6 +14,7 @@ from apps.console.access import console_page, json_twin, wants_json
 from apps.console.actions import confirmation_required, console_action
 from apps.console.drills import drills_reading
 from apps.console.presenters import tile_levels
+from apps.console.rendering import console_context, console_render
 from apps.drills.catalogue import DRILLS
 from apps.drills.effects import DrillFailed
 from apps.drills.services import DrillRefused, drill_run
@@ -38,9 +39,7 @@ def drills_page(request: HttpRequest) -> HttpResponse:
                "default_seconds": settings.DRILL_SECONDS}  # fmt: skip
     if request.GET.get("fragment") == "live":
         return HttpResponse(render_to_string("console/_drills_live.html", context, request=request))
-    context.update(admin.site.each_context(request), is_nav_sidebar_enabled=False, title="Fault drills",
-                   live_interval=settings.CONSOLE_LIVE_INTERVAL)  # fmt: skip
-    return render(request, "console/drills.html", context)
+    return console_render(request, "console/drills.html", title="Fault drills", data=context)
 
 
 @never_cache
@@ -61,7 +60,7 @@ def drill_start(request: HttpRequest, name: str) -> HttpResponse:
         if wants_json(request):
             return confirmation_required(request, confirm=name, message=f"Confirm: {words}")
         return render(request, "console/drills_confirm.html", {
-            **admin.site.each_context(request), "is_nav_sidebar_enabled": False, "title": f"Run: {drill.title}",
+            **console_context(request, title=f"Run: {drill.title}"),
             "drill": drill, "seconds": raw,
         })  # fmt: skip
     try:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from apps.console.access import console_page, json_twin
 from apps.console.realtime import realtime_page
-from apps.console.views import _page
+from apps.console.rendering import console_render
 
 
 @never_cache
@@ -20,4 +20,4 @@ def realtime(request: HttpRequest) -> HttpResponse:
     data = realtime_page()
     if request.GET.get("format") == "fragment":
         return HttpResponse(render_to_string("console/_realtime_body.html", data, request=request))
-    return _page(request, "console/realtime.html", "Realtime", data)
+    return console_render(request, "console/realtime.html", title="Realtime", data=data)

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import admin
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.console.access import console_page, json_twin
+from apps.console.rendering import console_context
 from apps.console.timeline import payment_search_page
 from apps.telemetry import selectors as telemetry
 from apps.timeline.selectors import QUERY_MAX, payment_timeline
@@ -24,9 +24,7 @@ EVENTS_FRAGMENT = "console/_timeline_events.html"
 
 def _render(request: HttpRequest, template: str, title: str, data: dict[str, Any], status: int = 200) -> HttpResponse:
     context = {
-        **admin.site.each_context(request),
-        "is_nav_sidebar_enabled": False,
-        "title": title,
+        **console_context(request, title=title),
         "live_interval": settings.CONSOLE_LIVE_INTERVAL,
         "overview": telemetry.console_overview(),
         "query_max": QUERY_MAX,

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
-from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.console import selectors
 from apps.console.access import console_page, json_twin
 from apps.console.live import overview_frame
-from apps.console.presenters import tile_levels
+from apps.console.rendering import console_render
 from apps.web.errors import error_response
-
-
-def _page(request: HttpRequest, template: str, title: str, data: dict[str, Any], **extra: Any) -> HttpResponse:
-    """The page from `data`, which its JSON twin (apps/console/api.py) answers as it is."""
-    context = {
-        **admin.site.each_context(request),
-        "is_nav_sidebar_enabled": False,
-        "title": title,
-        "live_interval": settings.CONSOLE_LIVE_INTERVAL,
-        "levels": tile_levels(data["overview"]),
-        **data,
-        **extra,
-    }
-    return render(request, template, context)
 
 
 @never_cache
@@ -47,7 +28,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             fields={"range": f"unknown range {range_!r}"},
         )
     data = selectors.overview_page(range_=range_)
-    return _page(request, "console/overview.html", "Overview", data, ranges=selectors.RANGES)
+    return console_render(request, "console/overview.html", title="Overview", data=data, ranges=selectors.RANGES)
 
 
 @never_cache
@@ -55,7 +36,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 @json_twin("console-alerts")
 @console_page
 def alerts(request: HttpRequest) -> HttpResponse:
-    return _page(request, "console/alerts.html", "Alerts", selectors.alerts_page())
+    return console_render(request, "console/alerts.html", title="Alerts", data=selectors.alerts_page())
 
 
 @never_cache
@@ -63,7 +44,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 @json_twin("console-audit")
 @console_page
 def audit(request: HttpRequest) -> HttpResponse:
-    return _page(request, "console/audit.html", "Audit trail", selectors.audit_page())
+    return console_render(request, "console/audit.html", title="Audit trail", data=selectors.audit_page())
 
 
 @never_cache

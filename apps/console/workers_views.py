@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -16,7 +16,7 @@ from kombu.exceptions import KombuError
 from apps.console import workers
 from apps.console.access import console_page, json_twin, wants_json
 from apps.console.actions import confirmation_required, console_action
-from apps.console.presenters import tile_levels
+from apps.console.rendering import console_context, console_render
 from apps.web.errors import error_response
 from lib.redis import REDIS_ERRORS
 
@@ -39,14 +39,7 @@ def workers_page(request: HttpRequest) -> HttpResponse:
     context = {**data, "may_control": request.user.has_perm(CONTROL_PERMISSION), "queue_names": settings.WORKER_QUEUES}
     if request.GET.get("fragment") == "live":
         return HttpResponse(render_to_string("console/_workers_live.html", context, request=request))
-    context.update(
-        admin.site.each_context(request),
-        is_nav_sidebar_enabled=False,
-        title="Workers and queues",
-        live_interval=settings.CONSOLE_LIVE_INTERVAL,
-        levels=tile_levels(data["overview"]),
-    )
-    return render(request, "console/workers.html", context)
+    return console_render(request, "console/workers.html", title="Workers and queues", data=context)
 
 
 @never_cache
@@ -65,7 +58,7 @@ def worker_control(request: HttpRequest) -> HttpResponse:
         if wants_json(request):
             return confirmation_required(request, confirm="yes", message=f"Confirm: {words.format(target=target)}.")
         return render(request, "console/workers_confirm.html", {
-            **admin.site.each_context(request), "is_nav_sidebar_enabled": False, "title": f"Confirm: {action}",
+            **console_context(request, title=f"Confirm: {action}"),
             "action": action, "field": field, "target": target, "words": words.format(target=target),
             "timeout_s": settings.CONSOLE_CONTROL_TIMEOUT,
         })  # fmt: skip
