@@ -128,10 +128,12 @@ def _milliseconds(text: str) -> float:
     return float(text.removesuffix(" ms").replace(",", "")) if text.endswith(" ms") else 0.0
 
 
-def _breaks_and_recovers(page, base: str, name: str, course_id: int, *, failed: int) -> list[int]:
-    """Run provider drill `name`; payments fail (`failed`), the breaker opens (provider red); after the drill and
-    the breaker's reset timeout a payment goes through and the provider is ok again. Returns the answers."""
-    _run(page, base, name, "3")
+def _breaks_and_recovers(page, base: str, name: str, course_id: int, *, failed: int, seconds: int) -> list[int]:
+    """Run provider drill `name` for `seconds`; payments fail (`failed`), the breaker opens (provider red); after
+    the drill and the breaker's reset timeout a payment goes through and the provider is ok again. Returns the
+    answers. The drill's clock starts when it is confirmed, so `seconds` must outlast the page's answer and the
+    two failing payments on a loaded machine (a payment meeting the hanging provider takes its 1 s timeout)."""
+    _run(page, base, name, str(seconds))
     provider = page.locator('#now tr[data-health="provider"]')
     answers = [_pay(base, course_id) for _ in range(3)]  # 2 failures open the breaker; the 3rd is refused
     expect(provider).to_have_attribute("data-state", "down", timeout=10_000)
@@ -140,9 +142,9 @@ def _breaks_and_recovers(page, base: str, name: str, course_id: int, *, failed: 
     wait_until(lambda: _pay(base, course_id) == 201, timeout=20, interval=0.5, what=f"a payment after {name}")
     expect(provider).to_have_attribute("data-state", "ok", timeout=10_000)
     expect(provider).to_contain_text("breaker closed, last call ok")
-    # The first payment meets the drill; the call that opens the breaker, and every call while it is open,
-    # answer 502 provider_unavailable (pybreaker raises its own error for the tripping failure).
-    assert answers == [failed, 502, 502], answers
+    # The first two payments meet the drill (the second trips the breaker and still answers its own error:
+    # lib/breaker.py, throw_new_error_on_trip=False); the third is refused by the open breaker, 502.
+    assert answers == [failed, failed, 502], answers
     return answers
 
 
@@ -167,9 +169,9 @@ def test_each_provider_drill_shows_on_the_console_once_payments_flow_and_clears(
 
         # Failing, refusing, hanging: the breaker opens, health *provider* red; ok again after the drill.
         page.goto(f"{base}/ops/drills")
-        _breaks_and_recovers(page, base, "provider_failing", course.id, failed=502)
-        _breaks_and_recovers(page, base, "provider_refusing", course.id, failed=502)
-        _breaks_and_recovers(page, base, "provider_hanging", course.id, failed=504)
+        _breaks_and_recovers(page, base, "provider_failing", course.id, failed=502, seconds=5)
+        _breaks_and_recovers(page, base, "provider_refusing", course.id, failed=502, seconds=5)
+        _breaks_and_recovers(page, base, "provider_hanging", course.id, failed=504, seconds=8)
 
     assert set(OperatorAction.objects.values_list("action", flat=True)) == {
         "drills.provider_slow", "drills.provider_failing", "drills.provider_refusing", "drills.provider_hanging"}  # fmt: skip
