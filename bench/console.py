@@ -68,7 +68,8 @@ from apps.telemetry.selectors import console_overview  # noqa: E402
 from apps.telemetry.services import rollups_rebuild  # noqa: E402
 from bench.middleware import _payment_id, telemetry_cost, telemetry_cost_line  # noqa: E402
 from lib.redis import get_client  # noqa: E402
-from scripts.devstack import UVICORN_WS_FLAGS, _free_port  # noqa: E402
+from scripts import procfile  # noqa: E402
+from scripts.devstack import _free_port  # noqa: E402
 
 SERIES = ["http.rps", "http.p95_ms", "db_pool.in_use", "websockets.connections", "queues.depth", "dead_letters.total"]
 BENCH_USER = "bench-operator"
@@ -263,9 +264,9 @@ def web_server() -> Iterator[str]:
     port = _free_port(8300)
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "OPS_PROCESS_KIND": "web", "WS_ALLOWED_ORIGINS": base}
-    argv = [sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log"]
+    argv = [*procfile.argv("web", {"HOST": "127.0.0.1", "PORT": str(port)}), "--no-access-log"]
     log = open(ROOT / ".data" / "bench" / "console-web.log", "ab")  # noqa: SIM115  (closed below)
-    server = subprocess.Popen([*argv, *UVICORN_WS_FLAGS], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:

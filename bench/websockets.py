@@ -5,7 +5,7 @@
 
 For each design (per-user groups: production routing; broadcast-and-filter:
 bench/ws_broadcast_app.py) one uvicorn process is started with `make run`'s
-flags (scripts/devstack.py UVICORN_WS_FLAGS), DEBUG off. A client process
+flags (the Procfile's web command), DEBUG off. A client process
 (`websockets` asyncio clients, one signed-in user per socket) grows to 10, 100,
 then 1000 sockets; at each step this process sends per-user events through
 `apps.realtime.services.publish_event`:
@@ -48,7 +48,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 STEPS = (10, 100, 1000)
-# ASGI servers compared; the first is production (scripts/devstack.py UVICORN_WS_FLAGS).
+# ASGI servers compared; the first is production (the Procfile's web command).
 SERVERS = ("uvicorn/websockets-sansio", "uvicorn/websockets", "daphne")
 PRODUCTION = SERVERS[0]
 DESIGNS = {"per-user groups": "ops_console.asgi:application", "broadcast+filter": "bench.ws_broadcast_app:application"}
@@ -150,7 +150,7 @@ def signed_in_cookies(count: int) -> tuple[list[str], list[int]]:
 
 def server_command(server: str, app: str, port: int) -> list[str]:
     """`uvicorn/<ws implementation>` with the production flags, or daphne with the same ping bounds."""
-    from scripts.devstack import UVICORN_WS_FLAGS
+    from scripts import procfile
 
     if server == "daphne":
         return [
@@ -158,7 +158,9 @@ def server_command(server: str, app: str, port: int) -> list[str]:
             "--ping-interval", "20", "--ping-timeout", "20", app,
         ]  # fmt: skip
     ws = server.removeprefix("uvicorn/")
-    return [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--no-access-log", *UVICORN_WS_FLAGS, "--ws", ws]
+    argv = procfile.argv("web", {"HOST": "127.0.0.1", "PORT": str(port)})
+    argv[argv.index("ops_console.asgi:application")] = app
+    return [*argv, "--no-access-log", "--ws", ws]
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, it still imports ops_console.queues
 
-from ops_console.queues import WORKER_QUEUES  # noqa: E402  (a plain tuple: no Django setup needed)
+from scripts import procfile  # noqa: E402
 
 if TYPE_CHECKING:
     from pgserver import PostgresServer
@@ -366,22 +366,13 @@ def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subpr
 
 # Flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
 # No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
-# No proxy headers: uvicorn would believe X-Forwarded-For/-Proto from 127.0.0.1 (or FORWARDED_ALLOW_IPS);
-# the app believes them from TRUSTED_PROXIES only (apps/web/proxies.py).
-UVICORN_WS_FLAGS = (
-    "--ws", "websockets-sansio", "--lifespan", "on", "--ws-max-size", "65536", "--ws-per-message-deflate", "false",
-    "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--timeout-graceful-shutdown", "15",
-    "--no-proxy-headers",
-)  # fmt: skip
-
-
 def command_run(_args: argparse.Namespace) -> int:
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "whsec-development-only")
     os.environ.setdefault("OPS_FAULT_DRILLS", "1")  # /ops/drills (docs/console.md#fault-drills)
     base = DATA / "dev"
     with services("dev", disposable=False) as env:
-        manage(env, "migrate", "--no-input")
+        manage(env, "release")  # the Procfile's release step: checks, migrations, static files
         manage(env, "seed_demo")
         username = env.get("OPS_ADMIN_USERNAME", "admin")
         password = env["OPS_ADMIN_PASSWORD"] = _stored_secret(base, "OPS_ADMIN_PASSWORD", "admin-password")
@@ -391,52 +382,11 @@ def command_run(_args: argparse.Namespace) -> int:
         # The console's own pages open its WebSockets; the port may not be the default 8000.
         env.setdefault("WS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
         provider = _start_sandbox_provider(env, web_port=port)
-        web = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "ops_console.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                # uvicorn's own lines go through the project's structured logging.
-                "--log-config",
-                "ops_console/uvicorn_logging.json",
-                *UVICORN_WS_FLAGS,
-            ],
-            cwd=ROOT,
-            env={**env, "OPS_PROCESS_KIND": "web"},
-        )
-        worker = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "ops_console",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "-Q",
-                ",".join(WORKER_QUEUES),
-            ],
-            cwd=ROOT,
-            env={**env, "OPS_PROCESS_KIND": "worker"},
-        )
-        # The one beat process: the periodic tasks in CELERY_BEAT_SCHEDULE (settings.py).
-        beat = subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "ops_console", "beat", "--loglevel", "INFO",
-             "--schedule", str(base / "celerybeat-schedule")],
-            cwd=ROOT,
-            env={**env, "OPS_PROCESS_KIND": "beat"},
-        )  # fmt: skip
-        # Publishes the outbox's hand-offs whose own publish was lost (docs/workers.md#the-outbox).
-        relay = subprocess.Popen(
-            [PYTHON, "manage.py", "outbox_relay"], cwd=ROOT, env={**env, "OPS_PROCESS_KIND": "relay"}
+        # The Procfile's processes, as production starts them (scripts/procfile.py), on loopback.
+        local = {**env, "HOST": "127.0.0.1", "PORT": str(port), "BEAT_SCHEDULE": str(base / "celerybeat-schedule")}
+        web, worker, beat, relay = (
+            subprocess.Popen(procfile.argv(kind, local), cwd=ROOT, env={**local, "OPS_PROCESS_KIND": kind})
+            for kind in ("web", "worker", "beat", "relay")
         )
         children = [web, worker, beat, relay, *provider]
         say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")

@@ -1,6 +1,6 @@
 """Who sent a request: the TCP peer, or the client a trusted proxy forwarded.
 
-uvicorn runs with --no-proxy-headers (scripts/devstack.py UVICORN_WS_FLAGS), so
+uvicorn runs with --no-proxy-headers (the Procfile's web command), so
 REMOTE_ADDR and the scheme are always the peer's own. X-Forwarded-For and
 X-Forwarded-Proto are believed only when that peer is one of TRUSTED_PROXIES;
 anyone else could have written them. See docs/ratelimiting.md.

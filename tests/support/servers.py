@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import socket
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from scripts.devstack import UVICORN_WS_FLAGS  # the flags `make run` starts uvicorn with
+from scripts import procfile
 from tests.support.processes import Process, child_env, free_port, launch
 from tests.support.waiting import wait_until
 
@@ -45,11 +44,8 @@ def silent_tcp_server() -> Iterator[int]:
 
 
 def uvicorn(log_path: Path, *, port: int, flags: Sequence[str] = (), **env: str) -> Process:
-    """Start uvicorn serving ops_console.asgi on `port` with production's flags; `flags` override."""
-    argv = [
-        sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--port", str(port), "--no-access-log",
-        *UVICORN_WS_FLAGS, *flags,
-    ]  # fmt: skip
+    """Start the Procfile's web process on 127.0.0.1:`port` with production's flags; `flags` override."""
+    argv = [*procfile.argv("web", {"HOST": "127.0.0.1", "PORT": str(port)}), "--no-access-log", *flags]
     return launch(argv, log_path=log_path, env=child_env(**{"OPS_PROCESS_KIND": "web", **env}))
 
 

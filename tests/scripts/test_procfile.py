@@ -1,0 +1,64 @@
+"""The Procfile is the one process model: `make run`, the tests and the image start its commands."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from django.conf import settings
+
+from scripts import procfile
+from scripts.procfile import ProcfileError
+
+
+def test_the_procfile_defines_release_web_worker_beat_and_relay():
+    assert list(procfile.load()) == ["release", "web", "worker", "beat", "relay"]
+
+
+def test_a_variable_takes_its_value_from_the_environment_or_its_default():
+    assert procfile.expand("--port ${PORT:-8000}", {"PORT": "9001"}) == "--port 9001"
+    assert procfile.expand("--port ${PORT:-8000}", {}) == "--port 8000"
+    assert procfile.expand("--port ${PORT:-8000}", {"PORT": ""}) == "--port 8000"
+
+
+def test_a_variable_with_no_value_and_no_default_is_refused():
+    with pytest.raises(ProcfileError, match="PORT"):
+        procfile.expand("--port ${PORT}", {})
+
+
+def test_python_commands_run_on_the_interpreter_running_the_project():
+    argv = procfile.argv("relay", {})
+    assert argv == [sys.executable, "manage.py", "outbox_relay"]
+
+
+def test_the_web_command_is_uvicorn_with_the_production_flags_on_the_given_port():
+    argv = procfile.argv("web", {"HOST": "127.0.0.1", "PORT": "8123"})
+    assert argv[1:4] == ["-m", "uvicorn", "ops_console.asgi:application"]
+    assert argv[argv.index("--host") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "8123"
+    assert "--no-proxy-headers" in argv
+    # Keep-alive longer than the load balancer's idle timeout (65 s), so the balancer closes idle connections first.
+    assert int(argv[argv.index("--timeout-keep-alive") + 1]) > 65
+
+
+def test_the_worker_consumes_every_queue_by_default_and_the_named_ones_when_told():
+    argv = procfile.argv("worker", {})
+    assert argv[argv.index("-Q") + 1].split(",") == list(settings.WORKER_QUEUES)
+    argv = procfile.argv("worker", {"WORKER_QUEUES": "cache"})
+    assert argv[argv.index("-Q") + 1] == "cache"
+
+
+def test_an_unknown_process_type_is_named_in_the_error(tmp_path):
+    path = tmp_path / "Procfile"
+    path.write_text("web: python -m uvicorn app\n")
+    with pytest.raises(ProcfileError, match=r"no process type 'worker'.*it has web"):
+        procfile.argv("worker", {}, path=path)
+
+
+def test_a_malformed_or_repeated_line_is_refused_with_its_line_number(tmp_path):
+    path = tmp_path / "Procfile"
+    path.write_text("# comment\nweb: run\nweb: again\n")
+    with pytest.raises(ProcfileError, match="Procfile:3: process type 'web' is defined twice"):
+        procfile.load(path)
+    path.write_text("not a process line\n")
+    with pytest.raises(ProcfileError, match="Procfile:1: expected"):
+        procfile.load(path)
