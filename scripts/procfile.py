@@ -3,6 +3,9 @@
     commands = procfile.load()                       # {"release": "python manage.py release", "web": ...}
     argv = procfile.argv("web", {"PORT": "8001"})    # ["/…/python", "-m", "uvicorn", …, "--port", "8001", …]
 
+    python -m scripts.procfile run web               # exec it (the container image's entrypoint)
+    python -m scripts.procfile show web              # print it; `list` prints the process types
+
 A command is one program and its arguments: no shell, no pipes, no `&&` (the
 release step is one management command for that reason). `${NAME:-default}`
 takes NAME from the given environment, else the default; a leading `python` is
@@ -11,6 +14,8 @@ the interpreter running this module, so the project's virtualenv is used.
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
 import shlex
 import sys
@@ -62,3 +67,38 @@ def argv(name: str, env: Mapping[str, str], *, path: Path = PROCFILE) -> list[st
         raise ProcfileError(f"no process type {name!r} in {path.name} (it has {', '.join(commands)})")
     words = shlex.split(expand(commands[name], env))
     return [sys.executable, *words[1:]] if words[0] == "python" else words
+
+
+def run(name: str) -> None:
+    """Replace this process with process type `name`, under this environment, from the project root.
+
+    The image's entrypoint: `python -m scripts.procfile run web`. exec, not a child, so the
+    server is the container's main process and gets SIGTERM itself (the WebSocket drain).
+    """
+    command = argv(name, os.environ)
+    os.chdir(PROCFILE.parent)
+    os.execvp(command[0], command)  # noqa: S606 -- an argument list from the Procfile, no shell
+
+
+def main(args: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.procfile", description=__doc__.splitlines()[0])
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="the process types, one a line")
+    for action, text in (("show", "print the command line of TYPE under this environment"), ("run", "exec TYPE")):
+        actions.add_parser(action, help=text).add_argument("type")
+    options = parser.parse_args(args)
+    try:
+        if options.action == "list":
+            print("\n".join(load()))
+        elif options.action == "show":
+            print(shlex.join(argv(options.type, os.environ)))
+        else:
+            run(options.type)  # returns only if exec failed, which raises
+    except ProcfileError as error:
+        print(f"procfile: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

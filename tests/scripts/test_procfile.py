@@ -62,3 +62,24 @@ def test_a_malformed_or_repeated_line_is_refused_with_its_line_number(tmp_path):
     path.write_text("not a process line\n")
     with pytest.raises(ProcfileError, match="Procfile:1: expected"):
         procfile.load(path)
+
+
+def test_run_execs_the_type_from_the_project_root_under_this_environment(monkeypatch):
+    calls = []
+    monkeypatch.setenv("PORT", "8124")
+    monkeypatch.setattr(procfile.os, "chdir", lambda path: calls.append(("chdir", path)))
+    monkeypatch.setattr(procfile.os, "execvp", lambda file, args: calls.append(("exec", file, args)))
+    procfile.run("web")
+    assert calls[0] == ("chdir", procfile.PROCFILE.parent)
+    _, file, args = calls[1]
+    assert file == sys.executable and args[args.index("--port") + 1] == "8124"
+
+
+def test_the_command_line_interface_lists_and_shows_types_and_refuses_unknown_ones(capsys, monkeypatch):
+    monkeypatch.setenv("WORKER_QUEUES", "cache")
+    assert procfile.main(["list"]) == 0
+    assert capsys.readouterr().out.split() == list(procfile.load())
+    assert procfile.main(["show", "worker"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("-Q cache")
+    assert procfile.main(["run", "nope"]) == 2
+    assert "no process type 'nope'" in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""compose.yaml: two web instances behind a proxy, workers, beat, the relay, PostgreSQL, Redis, RabbitMQ on request.
+
+Read with PyYAML (always). `docker compose config` validates it too where the compose plugin
+is installed; this machine's docker client has none, so that test is skipped here.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from scripts import procfile
+from tests.deploy.support import COMPOSE, ROOT, compose
+
+APP_IMAGE = "ops-console:local"
+
+
+def _app_services() -> dict[str, dict]:
+    return {name: service for name, service in compose()["services"].items() if service.get("image") == APP_IMAGE}
+
+
+def test_every_application_service_runs_one_procfile_type_by_name():
+    types = procfile.load()
+    commands = {name: service["command"] for name, service in _app_services().items()}
+    assert commands and all(len(command) == 1 and command[0] in types for command in commands.values()), commands
+
+
+def test_the_stack_has_two_web_instances_a_worker_beat_a_relay_and_the_release_step():
+    runs = sorted(service["command"][0] for service in _app_services().values())
+    assert runs == ["beat", "relay", "release", "web", "web", "worker"]
+
+
+def test_the_proxy_balances_over_both_web_instances():
+    webs = sorted(name for name, service in _app_services().items() if service["command"] == ["web"])
+    proxy = compose()["services"]["proxy"]
+    config = (ROOT / "deploy" / "compose" / "haproxy.cfg").read_text()
+    assert sorted(proxy["depends_on"]) == webs
+    assert all(re.search(rf"^\s*server {web} {web}:8000 check", config, re.M) for web in webs)
+    assert any("deploy/compose/haproxy.cfg" in volume for volume in proxy["volumes"])
+
+
+def test_the_proxy_waits_less_than_a_balancer_idle_timeout_and_keeps_idle_connections_longer():
+    config = (ROOT / "deploy" / "compose" / "haproxy.cfg").read_text()
+    timeouts = {name: int(seconds) for name, seconds in re.findall(r"^\s*timeout ([\w-]+) (\d+)s\b", config, re.M)}
+    assert 30 < timeouts["server"] < 65, "after the app's own REQUEST_TIMEOUT (30 s), before the balancer's 65 s"
+    assert timeouts["http-keep-alive"] > 65
+
+
+def test_application_services_start_after_the_release_step_succeeded():
+    for name, service in _app_services().items():
+        if service["command"] != ["release"]:
+            assert service["depends_on"]["release"] == {"condition": "service_completed_successfully"}, name
+
+
+def test_only_web_containers_keep_the_images_http_health_check():
+    for name, service in _app_services().items():
+        assert (service["command"] == ["web"]) == ("healthcheck" not in service), name
+
+
+def test_postgresql_and_redis_are_always_there_and_rabbitmq_only_with_its_profile():
+    services = compose()["services"]
+    assert "profiles" not in services["postgres"] and "profiles" not in services["redis"]
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
+
+
+def test_the_web_instances_trust_the_proxy_address_and_no_other():
+    services = compose()["services"]
+    proxy_address = services["proxy"]["networks"]["ops"]["ipv4_address"]
+    for name, service in _app_services().items():
+        assert service["environment"]["TRUSTED_PROXIES"] == proxy_address, name
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is None
+    or subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode != 0,
+    reason="no docker compose plugin on this machine",
+)
+def test_docker_compose_accepts_the_file():
+    env = {"SECRET_KEY": "x" * 50, "PAYMENT_WEBHOOK_SECRET": "whsec", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    completed = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env, capture_output=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
