@@ -6,9 +6,12 @@ is installed; this machine's docker client has none, so that test is skipped her
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -71,6 +74,31 @@ def test_the_web_instances_trust_the_proxy_address_and_no_other():
     proxy_address = services["proxy"]["networks"]["ops"]["ipv4_address"]
     for name, service in _app_services().items():
         assert service["environment"]["TRUSTED_PROXIES"] == proxy_address, name
+
+
+def _interpolated(value: str, given: dict[str, str]) -> str:
+    """compose's ${NAME:?message} and ${NAME:-default}, from `given`."""
+
+    def one(match: re.Match[str]) -> str:
+        name, operator, rest = match.groups()
+        if name in given:
+            return given[name]
+        assert operator == ":-", f"{name} is required by compose.yaml and the test gave none"
+        return rest
+
+    return re.sub(r"\$\{([A-Z_]+)(:[?-])([^}]*)\}", one, value)
+
+
+@pytest.mark.slow
+def test_the_web_environment_passes_the_release_steps_deploy_checks(tmp_path):
+    given = {"SECRET_KEY": secrets.token_urlsafe(50), "PAYMENT_WEBHOOK_SECRET": "whsec-" + secrets.token_hex(8)}
+    web = compose()["services"]["web1"]["environment"]
+    env = {name: _interpolated(str(value), given) for name, value in web.items()}
+    # The compose hosts do not resolve here; the deploy checks must not need them.
+    env |= {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DEBUG": "0"}
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
 
 
 @pytest.mark.skipif(

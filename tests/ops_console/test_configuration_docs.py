@@ -36,3 +36,18 @@ def test_the_settings_read_the_environment_only_through_env():
     settings_source = (ROOT / "ops_console" / "settings.py").read_text()
 
     assert "os.environ" not in settings_source and "getenv" not in settings_source
+
+
+def _procfile_variables() -> list[str]:
+    commands = [line for line in (ROOT / "Procfile").read_text().splitlines() if not line.startswith("#")]
+    return sorted(set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", "\n".join(commands))))
+
+
+def test_the_procfile_reads_variables_at_all():
+    assert {"PORT", "WEB_KEEP_ALIVE", "WORKER_CONCURRENCY"} <= set(_procfile_variables())
+
+
+@pytest.mark.parametrize("variable", _procfile_variables())
+def test_each_procfile_variable_is_in_the_configuration_doc_and_the_env_example(variable):
+    assert f"`{variable}`" in DOCUMENTED
+    assert re.search(rf"^#? ?{variable}=", EXAMPLE, re.MULTILINE)
