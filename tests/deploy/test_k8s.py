@@ -114,3 +114,10 @@ def test_every_pod_runs_as_the_images_non_root_user():
 def _mebibytes(quantity: str) -> int:
     number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()  # type: ignore[union-attr]
     return int(number) * (1024 if unit == "Gi" else 1)
+
+
+def test_django_refuses_a_probe_naming_the_pods_address_and_answers_one_naming_localhost(client, settings):
+    # Why the probes send `Host: localhost`: kubelet would name the pod's IP, which no ALLOWED_HOSTS can list ahead.
+    settings.ALLOWED_HOSTS = k8s_resource("ConfigMap", "ops-console")["data"]["ALLOWED_HOSTS"].split(",")
+    assert client.get("/health", HTTP_HOST="10.12.0.7:8000").status_code == 400
+    assert client.get("/health", HTTP_HOST="localhost").status_code == 200
