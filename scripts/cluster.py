@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ def haproxy_path() -> Path | None:
     return Path(found) if found else None
 
 
-def ensure_haproxy(say: object = print) -> Path | None:
+def ensure_haproxy(say: Callable[[str], None] | None = print) -> Path | None:
     """Debian's haproxy, installed when missing and we may (root, apt-get); None when it is still missing.
 
     Debian's own service is never started: only our processes, with our configuration, run it.
@@ -51,7 +51,7 @@ def ensure_haproxy(say: object = print) -> Path | None:
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         return None
-    if callable(say):
+    if say is not None:
         say("installing HAProxy for the cluster (apt-get install -y haproxy)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "haproxy"]
@@ -64,7 +64,7 @@ def ensure_haproxy(say: object = print) -> Path | None:
 
 
 @contextlib.contextmanager
-def _services_not_started() -> object:
+def _services_not_started() -> Iterator[None]:
     """A policy-rc.d that forbids starting services (exit 101), while none is installed; removed afterwards."""
     if POLICY_RC.exists():
         yield

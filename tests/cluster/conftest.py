@@ -1,4 +1,4 @@
-"""One cluster per module (tests/support/cluster.py); every test starts with all of it up."""
+"""One cluster for the directory (tests/support/cluster.py); every test starts with all of it up."""
 
 from __future__ import annotations
 
@@ -7,21 +7,16 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.support.cluster import Cluster, running_cluster
+from tests.support.cluster import CLUSTER_LIMITS_ENV, Cluster, running_cluster
 
 
-@pytest.fixture(scope="module")
-def cluster_env() -> dict[str, str]:
-    """Settings of every process of the module's cluster; a module overrides this fixture to change them."""
-    return {}
-
-
-@pytest.fixture(scope="module")
-def cluster(cluster_env, tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator[Cluster]:
+@pytest.fixture(scope="package")
+def cluster(tmp_path_factory, django_db_setup, django_db_blocker) -> Iterator[Cluster]:
+    """Started once for tests/cluster: starting one takes 15-40 s on a busy 2-core machine."""
     log_dir = tmp_path_factory.mktemp("cluster")
     with ExitStack() as stack:
         with django_db_blocker.unblock():  # the workers' start and stop read pg_stat_activity
-            running = stack.enter_context(running_cluster(log_dir, **cluster_env))
+            running = stack.enter_context(running_cluster(log_dir, **CLUSTER_LIMITS_ENV))
         yield running
         with django_db_blocker.unblock():
             stack.close()

@@ -9,24 +9,10 @@ import pytest
 import requests
 
 from tests.factories import CourseFactory, StaffUserFactory, StudentFactory, UserFactory
-from tests.support.cluster import API_TOKEN, SERVED_BY, accepted, served_by
+from tests.support.cluster import API_LIMIT, API_TOKEN, BREAKER_FAIL_MAX, PER_USER, SERVED_BY, accepted, served_by
 from tests.support.realtime import close_code_of, open_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(120)]
-
-PER_USER = 4
-API_LIMIT = 12
-BREAKER_FAIL_MAX = 3
-
-
-@pytest.fixture(scope="module")
-def cluster_env() -> dict[str, str]:
-    return {
-        "WS_MAX_CONNECTIONS_PER_USER": str(PER_USER),
-        "RATE_LIMIT_API": f"{API_LIMIT}/m",
-        "HTTP_TARGET_PAYMENT_PROVIDER_RETRIES": "0",
-        "HTTP_TARGET_PAYMENT_PROVIDER_BREAKER_FAIL_MAX": str(BREAKER_FAIL_MAX),
-    }
 
 
 def test_a_users_sockets_spread_over_both_instances_are_capped_for_the_whole_cluster(cluster):

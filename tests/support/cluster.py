@@ -12,7 +12,11 @@ scripts/cluster.py writes the proxy's configuration (`make cluster` uses the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -39,6 +43,8 @@ WORKERS = 2
 # HAProxy probes /ready every 500 ms and takes an instance out after two failures: about a second to notice.
 TIMING = proxy_config.Timing(check_interval_ms=500, fall=2, rise=1)
 SERVED_BY = "X-Served-By"
+START_TIMEOUT_S = 60.0  # a busy 2-core machine importing Django in several processes at once
+STOP_GRACE_S = 20.0  # uvicorn's graceful shutdown is 15 s (the Procfile's WEB_GRACEFUL_SHUTDOWN)
 
 
 def cluster_namespace() -> dict[str, str]:
@@ -56,12 +62,24 @@ def cluster_namespace() -> dict[str, str]:
 
 # Short intervals, so a killed process leaves the counts within a test's patience.
 CLUSTER_TIMING_ENV = {
-    "WS_HEARTBEAT_INTERVAL": "0.3",
-    "WS_TRACKING_TTL": "1.5",
+    "WS_HEARTBEAT_INTERVAL": "0.5",
+    "WS_TRACKING_TTL": "3",  # six heartbeats: a loaded machine may stall one instance for seconds
     "WS_DRAIN_TIMEOUT": "5",
     "TELEMETRY_INTERVAL": "1",
     "TELEMETRY_OVERVIEW_CACHE": "0.5",
     "TASK_MAX_DELIVERIES": "20",  # redeliveries after a killed worker are expected; nothing here is poison
+}
+
+
+# Limits small enough for tests/cluster to reach; each test uses its own users, so their counts do not add up.
+PER_USER = 4
+API_LIMIT = 40
+BREAKER_FAIL_MAX = 3
+CLUSTER_LIMITS_ENV = {
+    "WS_MAX_CONNECTIONS_PER_USER": str(PER_USER),
+    "RATE_LIMIT_API": f"{API_LIMIT}/m",
+    "HTTP_TARGET_PAYMENT_PROVIDER_RETRIES": "0",
+    "HTTP_TARGET_PAYMENT_PROVIDER_BREAKER_FAIL_MAX": str(BREAKER_FAIL_MAX),
 }
 
 
@@ -78,9 +96,16 @@ class WebInstance:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_until_serving()
+
+    def launch(self) -> None:
         argv = [*procfile.argv("web", self.env), "--no-access-log"]
         self.process = launch(argv, log_path=self.log_path, env=self.env)
-        wait_until_serving(self.process, self.http)
+
+    def wait_until_serving(self) -> None:
+        assert self.process is not None, "not launched"
+        wait_until_serving(self.process, self.http, timeout=START_TIMEOUT_S)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()
@@ -202,19 +227,16 @@ def running_cluster(log_dir: Path, **overrides: str) -> Iterator[Cluster]:
         ]
         cluster = Cluster(front, stats_port, namespace, broker_prefix, provider, web, log_dir=log_dir)
         cluster.worker_env = {**common, "OPS_PROCESS_KIND": "worker"}
-        # Each part is stopped even when stopping another failed, in the reverse order of starting.
-        stack.callback(_stop_web, cluster)
+        stack.callback(_stop_all, cluster)
+        for instance in web:  # side by side: each spends seconds importing Django
+            instance.launch()
         for instance in web:
-            instance.start()
+            instance.wait_until_serving()
         cluster.proxy = _start_haproxy(haproxy, log_dir, front.port, stats_port, web)
-        stack.callback(cluster.proxy.stop, timeout=5)
-        stack.callback(_stop_workers, cluster)
         for index in range(WORKERS):
             cluster.worker_start(index)
         cluster.beat = beat(log_dir / "beat.log", **common).start()
-        stack.callback(cluster.beat.stop)
         cluster.relay = relay(log_dir / "relay.log", **common).start()
-        stack.callback(cluster.relay.stop)
         cluster.wait_until_all_up()
         yield cluster
 
@@ -229,16 +251,20 @@ def _start_haproxy(haproxy: Path, log_dir: Path, port: int, stats_port: int, web
     return process
 
 
-def _stop_web(cluster: Cluster) -> None:
-    for instance in cluster.web:
-        if instance.process is not None:
-            instance.process.stop(timeout=20)
-
-
-def _stop_workers(cluster: Cluster) -> None:
-    """SIGTERM to every worker at once, then wait once for their database sessions to end."""
-    for worker in cluster.workers:
-        Process.stop(worker)
+def _stop_all(cluster: Cluster) -> None:
+    """SIGTERM to every process at once, then wait for each (SIGKILL after its grace); the proxy first, so no
+    client reaches an instance that is going. Then wait once for the workers' database sessions to end."""
+    processes = [cluster.proxy, *(instance.process for instance in cluster.web), *cluster.workers]
+    running = [process for process in [*processes, cluster.beat, cluster.relay] if process and process.alive()]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
     worker_connections_closed()
 
 
