@@ -26,6 +26,12 @@ STATS_PATH = "/stats"
 STATS_TIMEOUT_S = 2.0
 
 
+MISSING = (
+    "HAProxy is missing and cannot be installed here (needs root and apt-get; or HAPROXY_PATH names no file): "
+    "run `apt-get install -y haproxy`, or set HAPROXY_PATH"
+)
+
+
 class HaproxyMissing(RuntimeError):
     """HAProxy is not installed and could not be installed here."""
 
@@ -34,7 +40,7 @@ def haproxy_path() -> Path | None:
     """HAProxy's binary: HAPROXY_PATH, Debian's, or one on PATH; None when there is none."""
     given = os.environ.get("HAPROXY_PATH")
     if given:
-        return Path(given)
+        return Path(given) if Path(given).is_file() else None
     if HAPROXY.exists():
         return HAPROXY
     found = shutil.which("haproxy")
@@ -47,7 +53,7 @@ def ensure_haproxy(say: Callable[[str], None] | None = print) -> Path | None:
     Debian's own service is never started: only our processes, with our configuration, run it.
     """
     found = haproxy_path()
-    if found is not None:
+    if found is not None or os.environ.get("HAPROXY_PATH"):  # a binary named but missing is not installed over
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         return None
@@ -81,10 +87,7 @@ def require_haproxy() -> Path:
     """haproxy's path, or HaproxyMissing with one line saying how to get it."""
     found = ensure_haproxy(say=None)
     if found is None:
-        raise HaproxyMissing(
-            "HAProxy is missing and cannot be installed here (needs root and apt-get): "
-            "run `apt-get install -y haproxy`, or set HAPROXY_PATH"
-        )
+        raise HaproxyMissing(MISSING)
     return found
 
 

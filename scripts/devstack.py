@@ -443,10 +443,7 @@ def command_cluster(_args: argparse.Namespace) -> int:
     """`make run`, scaled out: HAProxy on PORT (8000) in front of two web instances, two workers, beat, the relay."""
     haproxy = cluster.ensure_haproxy(say)
     if haproxy is None:
-        raise SystemExit(
-            "HAProxy is missing and cannot be installed here (needs root and apt-get): "
-            "run `apt-get install -y haproxy`, or set HAPROXY_PATH"
-        )
+        raise SystemExit(cluster.MISSING)
     _development_defaults()
     base = DATA / "dev"
     with services("dev", disposable=False) as env:
