@@ -1,12 +1,13 @@
-# ops-console: `make run` runs the console, `make test` runs the whole suite.
-# Both start embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set.
+# ops-console: `make run` runs the console, `make cluster` runs it scaled out behind HAProxy,
+# `make test` runs the whole suite.
+# All start embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint format bench services clean
+.PHONY: run cluster test lint format bench services clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 run: $(STAMP)
 	$(PY) scripts/devstack.py run
+
+cluster: $(STAMP)
+	$(PY) scripts/devstack.py cluster
 
 test: $(STAMP)
 	$(PY) scripts/devstack.py test $(ARGS)

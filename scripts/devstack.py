@@ -1,6 +1,7 @@
 """Run ops-console, or its tests, with embedded PostgreSQL and Redis when none are named.
 
     python scripts/devstack.py run            # services, migrate, demo data, web + worker
+    python scripts/devstack.py cluster        # the same, with HAProxy in front of 2 web instances, 2 workers
     python scripts/devstack.py test [ARGS]    # services, then pytest ARGS
     python scripts/devstack.py services       # services only, printing their URLs
     python scripts/devstack.py bench NAME [ARGS]  # services, then bench/NAME.py ARGS
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, it still imports ops_console.queues
 
-from scripts import procfile  # noqa: E402
+from scripts import cluster, procfile  # noqa: E402
 
 if TYPE_CHECKING:
     from pgserver import PostgresServer
@@ -364,20 +365,53 @@ def _start_sandbox_provider(env: dict[str, str], *, web_port: int) -> list[subpr
     return [subprocess.Popen([PYTHON, "-m", "sandbox_provider", *args], cwd=ROOT, env=env)]
 
 
-# Flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
-# No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
-def command_run(_args: argparse.Namespace) -> int:
+def _prepare(env: dict[str, str], base: Path) -> tuple[str, str, str]:
+    """The Procfile's release step, demo data and the staff login: (username, password, API token)."""
+    manage(env, "release")  # the Procfile's release step: checks, migrations, static files
+    manage(env, "seed_demo")
+    username = env.get("OPS_ADMIN_USERNAME", "admin")
+    password = env["OPS_ADMIN_PASSWORD"] = _stored_secret(base, "OPS_ADMIN_PASSWORD", "admin-password")
+    api_token = env["API_TOKENS"] = _stored_secret(base, "API_TOKENS", "api-token")
+    manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
+    return username, password, api_token
+
+
+def _development_defaults() -> None:
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "whsec-development-only")
     os.environ.setdefault("OPS_FAULT_DRILLS", "1")  # /ops/drills (docs/console.md#fault-drills)
+
+
+def _print_urls(url: str, username: str, password: str, api_token: str) -> None:
+    say(f"ops-console is up: {url}/admin/  (login {username} / {password})")
+    say(f"operations console: {url}/ops/  (same login)")
+    say(f"API: {url}/api/schema  (Authorization: Bearer {api_token})")
+    say("health: /health  readiness: /ready  — Ctrl-C stops everything")
+
+
+def _run_until_stopped(children: list[subprocess.Popen[bytes]]) -> int:
+    """Supervise the children until Ctrl-C, SIGTERM or a death; stop them all; 1 when something failed."""
+    # Blocked only now, so the children keep their own Ctrl-C handling.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    try:
+        problem = supervise(children, stop_signals)
+    finally:
+        _stop(children)
+    if problem:
+        say(problem)
+        return 1
+    failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
+    return 1 if failed else 0
+
+
+# Flags of production (docs/realtime.md); tests and bench/websockets.py use the same.
+# No permessage-deflate: its zlib state was ~260 KiB of each idle connection's memory (docs/BENCHMARKS.md).
+def command_run(_args: argparse.Namespace) -> int:
+    _development_defaults()
     base = DATA / "dev"
     with services("dev", disposable=False) as env:
-        manage(env, "release")  # the Procfile's release step: checks, migrations, static files
-        manage(env, "seed_demo")
-        username = env.get("OPS_ADMIN_USERNAME", "admin")
-        password = env["OPS_ADMIN_PASSWORD"] = _stored_secret(base, "OPS_ADMIN_PASSWORD", "admin-password")
-        api_token = env["API_TOKENS"] = _stored_secret(base, "API_TOKENS", "api-token")
-        manage(env, "ensure_staff_user", "--username", username, "--password-env", "OPS_ADMIN_PASSWORD")
+        username, password, api_token = _prepare(env, base)
         port = _free_port(_preferred_port(env.get("PORT") or "8000"))
         # The console's own pages open its WebSockets; the port may not be the default 8000.
         env.setdefault("WS_ALLOWED_ORIGINS", f"http://127.0.0.1:{port},http://localhost:{port}")
@@ -388,23 +422,64 @@ def command_run(_args: argparse.Namespace) -> int:
             subprocess.Popen(procfile.argv(kind, local), cwd=ROOT, env={**local, "OPS_PROCESS_KIND": kind})
             for kind in ("web", "worker", "beat", "relay")
         )
-        children = [web, worker, beat, relay, *provider]
-        say(f"ops-console is up: http://127.0.0.1:{port}/admin/  (login {username} / {password})")
-        say(f"operations console: http://127.0.0.1:{port}/ops/  (same login)")
-        say(f"API: http://127.0.0.1:{port}/api/schema  (Authorization: Bearer {api_token})")
-        say("health: /health  readiness: /ready  — Ctrl-C stops everything")
-        # Blocked only now, so the children keep their own Ctrl-C handling.
-        stop_signals = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-        try:
-            problem = supervise(children, stop_signals)
-        finally:
-            _stop(children)
-        if problem:
-            say(problem)
-            return 1
-        failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
-        return 1 if failed else 0
+        _print_urls(f"http://127.0.0.1:{port}", username, password, api_token)
+        return _run_until_stopped([web, worker, beat, relay, *provider])
+
+
+CLUSTER_WEB = 2
+CLUSTER_WORKERS = 2
+
+
+def _distinct_free_ports(count: int, taken: set[int]) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = _free_port(0)
+        if port not in taken and port not in ports:
+            ports.append(port)
+    return ports
+
+
+def command_cluster(_args: argparse.Namespace) -> int:
+    """`make run`, scaled out: HAProxy on PORT (8000) in front of two web instances, two workers, beat, the relay."""
+    haproxy = cluster.ensure_haproxy(say)
+    if haproxy is None:
+        raise SystemExit(cluster.MISSING)
+    _development_defaults()
+    base = DATA / "dev"
+    with services("dev", disposable=False) as env:
+        username, password, api_token = _prepare(env, base)
+        port = _free_port(_preferred_port(env.get("PORT") or "8000"))
+        stats_port, *web_ports = _distinct_free_ports(1 + CLUSTER_WEB, {port})
+        proxy_origin = f"http://127.0.0.1:{port}"
+        env.setdefault("WS_ALLOWED_ORIGINS", f"{proxy_origin},http://localhost:{port}")
+        provider = _start_sandbox_provider(env, web_port=port)  # its webhooks go through the proxy
+        local = {**env, "BEAT_SCHEDULE": str(base / "celerybeat-schedule")}
+        backends = [cluster.Backend(f"web{i + 1}", web_port) for i, web_port in enumerate(web_ports)]
+        config = base / "haproxy.cfg"
+        config.write_text(cluster.haproxy_config(port=port, stats_port=stats_port, backends=backends))
+        cluster.haproxy_check(haproxy, config)
+        web = [
+            subprocess.Popen(procfile.argv("web", instance), cwd=ROOT, env=instance)
+            for instance in (cluster.web_instance_env(local, port=b.port, proxy_origin=proxy_origin) for b in backends)
+        ]
+        # Distinct node names: two workers called celery@<host> would answer the console's inspections as one.
+        workers = [
+            subprocess.Popen(
+                [*procfile.argv("worker", local), "-n", f"worker{i + 1}@%h"],
+                cwd=ROOT,
+                env={**local, "OPS_PROCESS_KIND": "worker"},
+            )
+            for i in range(CLUSTER_WORKERS)
+        ]
+        beat, relay = (
+            subprocess.Popen(procfile.argv(kind, local), cwd=ROOT, env={**local, "OPS_PROCESS_KIND": kind})
+            for kind in ("beat", "relay")
+        )
+        proxy = subprocess.Popen(cluster.haproxy_argv(haproxy, config), cwd=ROOT, stdout=subprocess.DEVNULL)
+        say(f"HAProxy on {proxy_origin} in front of {', '.join(f'{b.name} (:{b.port})' for b in backends)}")
+        say(f"HAProxy's view of them: http://127.0.0.1:{stats_port}{cluster.STATS_PATH}")
+        _print_urls(proxy_origin, username, password, api_token)
+        return _run_until_stopped([proxy, *web, *workers, beat, relay, *provider])
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -431,6 +506,8 @@ def ensure_chromium() -> None:
 
 def command_test(args: argparse.Namespace) -> int:
     ensure_chromium()
+    if cluster.ensure_haproxy(say) is None:
+        say("HAProxy is missing and cannot be installed here: the cluster tests (tests/cluster) will fail")
     # Production-like settings: DEBUG off, JSON logs, plain HTTP for the test client.
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
@@ -474,6 +551,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run").set_defaults(handler=command_run)
+    commands.add_parser("cluster").set_defaults(handler=command_cluster)
     commands.add_parser("test", help="run pytest; every later argument is passed to it")
     commands.add_parser("services").set_defaults(handler=command_services)
     bench = commands.add_parser("bench", help="run bench/NAME.py; every later argument is passed to it")

@@ -57,8 +57,9 @@ def wait_until_serving(process: Process, base: str, *, timeout: float = 30) -> N
         if not process.alive():
             raise RuntimeError(f"server exited before serving:\n{process.log()}")
         try:
-            requests.get(f"{base}/health", timeout=1)
-        except requests.ConnectionError:
+            # A fresh process's first request loads the URLconf and the middleware: over a second on a busy machine.
+            requests.get(f"{base}/health", timeout=(1, 5))
+        except (requests.ConnectionError, requests.Timeout):
             return False
         return True
 

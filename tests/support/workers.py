@@ -56,7 +56,7 @@ class Worker(Process):
         if not self.alive():
             return
         super().stop(timeout)
-        _wait_for_worker_connections_to_close()
+        worker_connections_closed()
 
 
 def relay(log_path: Path, **env: str) -> Process:
@@ -84,7 +84,7 @@ def beat(log_path: Path, **env: str) -> Process:
     return Process(argv, log_path=log_path, env=child_env(**{**WORKER_ENV, "OPS_PROCESS_KIND": "beat", **env}))
 
 
-def _wait_for_worker_connections_to_close() -> None:
+def worker_connections_closed() -> None:
     """The pool children's database sessions end a moment after the processes; the
     test database can only be dropped once they have. Runs a query per poll."""
     from django.db import connection
