@@ -105,7 +105,8 @@ class OpsCelery(Celery):
     _delayed_delivery_ready: set[str]
     _delayed_delivery_lock = threading.Lock()
 
-    def send_task(self, name: str, args: Any = None, kwargs: Any = None, countdown: float | None = None,
+    # Narrower than Celery's signature (the override ignore): Celery passes all after `kwargs` by keyword.
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, countdown: float | None = None,  # type: ignore[override]
                   eta: datetime.datetime | None = None, **options: Any) -> Any:  # fmt: skip
         if (countdown or eta) and self._native_delayed_delivery():
             countdown, eta = whole_second_delay(countdown, eta, now=self.now()), None

@@ -495,15 +495,17 @@ def command_test(args: argparse.Namespace) -> int:
 
 # --- RabbitMQ (test-rabbitmq) ------------------------------------------------------
 
-# The tests where the broker matters: real workers, the outbox, dead letters, the pipeline, the queue readings and
-# the console's remote control. Run with CELERY_BROKER_URL naming a virtual host of the run's own.
+# The tests where the broker matters: real workers (crashes, poison, retries, dead letters, replays), the outbox,
+# the pipeline's hand-offs, queue readings, the console's remote control, correlation headers. Run with
+# CELERY_BROKER_URL naming a virtual host of the run's own.
 RABBITMQ_SUITE = [
-    "tests/workers",
+    "tests/workers/test_rabbitmq.py",
+    "tests/workers/test_crashes.py",
+    "tests/workers/test_pipeline.py",
     "tests/outbox",
     "tests/pipeline",
     "tests/console/test_workers.py",
     "tests/console/test_workers_control.py",
-    "tests/telemetry/test_selectors.py",
     "tests/integration/test_celery_correlation.py",
 ]
 RABBITMQ_VHOST_PREFIX = "ops-test-"
