@@ -7,10 +7,10 @@ the platform's work subclass apps.workers.retry.ReliableTask (retry, dead letter
 
 import os
 
-from celery import Celery
+from lib.broker import OpsCelery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
 
-app = Celery("ops_console")
+app = OpsCelery("ops_console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from lib.broker import bounded_transport_options, broker_kind
 from lib.logging import build_logging_config, process_kind
 from ops_console import queues
 from ops_console.env import celery_broker_url, env, require_strong_secret_key
+from ops_console.queues import task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROCESS_KIND = env.str("OPS_PROCESS_KIND", None) or process_kind(sys.argv)
@@ -213,6 +215,11 @@ RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['K
 # --- Celery (wiring in ops_console/celery.py, operations in docs/workers.md) ------
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", None) or celery_broker_url(REDIS_URL)
+# "redis" or "amqp" (RabbitMQ), from the URL's scheme; docs/workers.md says when to choose which.
+try:
+    CELERY_BROKER_KIND = broker_kind(CELERY_BROKER_URL)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CELERY_BROKER_URL {exc}") from None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -239,21 +246,50 @@ TASK_MAX_DELIVERIES = env.int("TASK_MAX_DELIVERIES", 3, minimum=1)
 TASK_VISIBILITY_TIMEOUT = env.int(
     "CELERY_VISIBILITY_TIMEOUT", max(3600, int(CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX) + 60), minimum=1
 )
-if TASK_VISIBILITY_TIMEOUT < CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX:
+if CELERY_BROKER_KIND == "redis" and TASK_VISIBILITY_TIMEOUT < CELERY_TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX:
     raise ImproperlyConfigured(
         f"CELERY_VISIBILITY_TIMEOUT ({TASK_VISIBILITY_TIMEOUT}) must be at least CELERY_TASK_TIME_LIMIT "
         f"({CELERY_TASK_TIME_LIMIT}) plus TASK_RETRY_BACKOFF_MAX ({TASK_RETRY_BACKOFF_MAX}), or a task runs twice"
     )
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": max(REDIS_SOCKET_TIMEOUT, 5.0),
-    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-    "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
-    # Seconds between sweeps that restore messages of workers that died (unacked past the timeout).
-    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
-    "unacked_restore_throttle": 1,
-    # Namespace of every broker key; lets two deployments (or test runs) share one Redis.
-    "global_keyprefix": env.str("CELERY_BROKER_KEY_PREFIX", ""),
-}
+# RabbitMQ only: a quorum queue delivers a message that keeps coming back (its worker died holding it) at most
+# this many times more, then drops it. Our poison check (TASK_MAX_DELIVERIES) must see it first, so the limit may
+# not be below it. A queue keeps the limit it was declared with: every process must agree (docs/workers.md).
+CELERY_QUEUE_DELIVERY_LIMIT = env.int("CELERY_QUEUE_DELIVERY_LIMIT", 10, minimum=1)
+if CELERY_BROKER_KIND == "amqp" and CELERY_QUEUE_DELIVERY_LIMIT < TASK_MAX_DELIVERIES:
+    raise ImproperlyConfigured(
+        f"CELERY_QUEUE_DELIVERY_LIMIT ({CELERY_QUEUE_DELIVERY_LIMIT}) must be at least TASK_MAX_DELIVERIES "
+        f"({TASK_MAX_DELIVERIES}): RabbitMQ would drop a poison message before it is dead-lettered"
+    )
+REDIS_ONLY_BROKER_VARIABLES = (
+    "CELERY_BROKER_KEY_PREFIX",
+    "CELERY_VISIBILITY_TIMEOUT",
+    "CELERY_UNACKED_RESTORE_INTERVAL",
+)
+if CELERY_BROKER_KIND == "redis":
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+        **bounded_transport_options(
+            "redis", timeout=max(REDIS_SOCKET_TIMEOUT, 5.0), connect_timeout=REDIS_CONNECT_TIMEOUT
+        ),
+        "visibility_timeout": TASK_VISIBILITY_TIMEOUT,
+        # Seconds between sweeps that restore messages of workers that died (unacked past the timeout).
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
+        "unacked_restore_throttle": 1,
+        # Namespace of every broker key; lets two deployments (or test runs) share one Redis.
+        "global_keyprefix": env.str("CELERY_BROKER_KEY_PREFIX", ""),
+    }
+else:
+    if redis_only := [name for name in REDIS_ONLY_BROKER_VARIABLES if env.raw(name) is not None]:
+        raise ImproperlyConfigured(
+            f"{', '.join(redis_only)} {'applies' if len(redis_only) == 1 else 'apply'} to a Redis broker only, and "
+            f"CELERY_BROKER_URL is {CELERY_BROKER_KIND}://: unset {'it' if len(redis_only) == 1 else 'them'} (RabbitMQ acknowledges for real and separates deployments by virtual host, the URL's path)"
+        )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **bounded_transport_options(
+            "amqp", timeout=max(REDIS_SOCKET_TIMEOUT, 5.0), connect_timeout=REDIS_CONNECT_TIMEOUT
+        ),
+        # A publish returns once RabbitMQ has the message, as Redis' LPUSH does: the outbox deletes its row after.
+        "confirm_publish": True,
+    }
 # Every other publish (.delay(), replays, beat) retries at most twice, 0.2 s apart, each send bounded by the
 # transport's socket timeout above: Celery's default would retry three times.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
@@ -278,6 +314,7 @@ if OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 WORKER_QUEUES = queues.WORKER_QUEUES
+CELERY_TASK_QUEUES = task_queues(WORKER_QUEUES, kind=CELERY_BROKER_KIND, delivery_limit=CELERY_QUEUE_DELIVERY_LIMIT)
 CELERY_TASK_ROUTES = {
     "payments.invalidate_student_cache": {"queue": "cache"},
     "purchases.*": {"queue": "purchases"},

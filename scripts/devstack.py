@@ -3,6 +3,7 @@
     python scripts/devstack.py run            # services, migrate, demo data, web + worker
     python scripts/devstack.py cluster        # the same, with HAProxy in front of 2 web instances, 2 workers
     python scripts/devstack.py test [ARGS]    # services, then pytest ARGS
+    python scripts/devstack.py test-rabbitmq [ARGS]  # the worker suite with RabbitMQ as the broker
     python scripts/devstack.py services       # services only, printing their URLs
     python scripts/devstack.py bench NAME [ARGS]  # services, then bench/NAME.py ARGS
 
@@ -519,6 +520,90 @@ def command_test(args: argparse.Namespace) -> int:
         return completed.returncode
 
 
+# --- RabbitMQ (test-rabbitmq) ------------------------------------------------------
+
+# The tests where the broker matters: real workers (crashes, poison, retries, dead letters, replays), the outbox,
+# the pipeline's hand-offs, queue readings, the console's remote control, correlation headers. Run with
+# CELERY_BROKER_URL naming a virtual host of the run's own.
+RABBITMQ_SUITE = [
+    "tests/workers/test_rabbitmq.py",
+    "tests/workers/test_crashes.py",
+    "tests/workers/test_pipeline.py",
+    "tests/outbox",
+    "tests/pipeline",
+    "tests/console/test_workers.py",
+    "tests/console/test_workers_control.py",
+    "tests/integration/test_celery_correlation.py",
+]
+RABBITMQ_VHOST_PREFIX = "ops-test-"
+
+
+def _rabbitmq_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _rabbitmqctl(*args: str) -> str:
+    completed = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"[devstack] rabbitmqctl {' '.join(args)} failed: {completed.stderr.strip()[:300]}")
+    return completed.stdout
+
+
+def _rabbitmq_sweep_stale_vhosts() -> None:
+    """Remove the virtual hosts of earlier runs on this machine that died before removing their own."""
+    for line in _rabbitmqctl("list_vhosts", "name").split():
+        name = line.strip()
+        pid = name.removeprefix(RABBITMQ_VHOST_PREFIX).split("-")[0]
+        if name.startswith(RABBITMQ_VHOST_PREFIX) and pid.isdigit() and not _pid_alive(int(pid)):
+            say(f"removing virtual host {name} of a run that is gone")
+            _rabbitmqctl("delete_vhost", name)
+
+
+@contextlib.contextmanager
+def rabbitmq_vhost(user: str) -> Iterator[str]:
+    """A virtual host of this run only, `user` allowed in it; removed with everything in it on the way out."""
+    _rabbitmq_sweep_stale_vhosts()
+    vhost = f"{RABBITMQ_VHOST_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        yield vhost
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def command_test_rabbitmq(args: argparse.Namespace) -> int:
+    """The broker-facing tests against RabbitMQ. Without one reachable: one line saying they did NOT run, exit 0."""
+    from urllib.parse import quote, urlsplit
+
+    base = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
+    parts = urlsplit(base)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
+    if not _rabbitmq_reachable(host, port):
+        say(f"RabbitMQ suite did NOT run: no RabbitMQ answers at {host}:{port} (set RABBITMQ_URL to use another)")
+        return 0
+    if shutil.which("rabbitmqctl") is None:
+        say(f"RabbitMQ answers at {host}:{port} but rabbitmqctl is not on PATH: cannot make the run's virtual host")
+        return 1
+    # Every process of the run declares the queues alike; tests/workers/test_crashes.py runs TASK_MAX_DELIVERIES=20.
+    os.environ.setdefault("CELERY_QUEUE_DELIVERY_LIMIT", "20")
+    started = time.monotonic()
+    with rabbitmq_vhost(parts.username or "guest") as vhost:
+        say(f"RabbitMQ suite: broker amqp://{host}:{port}/{vhost} (removed afterwards)")
+        netloc = parts.netloc.rpartition("@")
+        os.environ["CELERY_BROKER_URL"] = f"amqp://{netloc[0]}{netloc[1]}{netloc[2]}/{quote(vhost, safe='')}"
+        pytest_args = list(args.pytest_args)
+        if not any(Path(arg.split("::")[0]).exists() for arg in pytest_args):
+            pytest_args += RABBITMQ_SUITE  # options only: the whole RabbitMQ suite
+        returncode = command_test(argparse.Namespace(pytest_args=pytest_args))
+    say(f"RabbitMQ suite {'passed' if returncode == 0 else 'FAILED'} in {time.monotonic() - started:.0f} s")
+    return returncode
+
+
 def command_bench(args: argparse.Namespace) -> int:
     """Run bench/<name>.py against its own disposable services, so test runs neither slow it nor share its keys."""
     script = ROOT / "bench" / f"{args.name}.py"
@@ -553,6 +638,7 @@ def main() -> int:
     commands.add_parser("run").set_defaults(handler=command_run)
     commands.add_parser("cluster").set_defaults(handler=command_cluster)
     commands.add_parser("test", help="run pytest; every later argument is passed to it")
+    commands.add_parser("test-rabbitmq", help="run the broker-facing tests against RabbitMQ (RABBITMQ_URL)")
     commands.add_parser("services").set_defaults(handler=command_services)
     bench = commands.add_parser("bench", help="run bench/NAME.py; every later argument is passed to it")
     bench.add_argument("name")
@@ -560,9 +646,10 @@ def main() -> int:
     bench.set_defaults(handler=command_bench)
     commands.add_parser("clean").set_defaults(handler=command_clean)
     argv = sys.argv[1:]
-    if argv[:1] == ["test"]:
+    if argv[:1] in (["test"], ["test-rabbitmq"]):
         # Everything after `test` belongs to pytest, untouched.
-        args = argparse.Namespace(handler=command_test, pytest_args=argv[1:])
+        handler = command_test if argv[0] == "test" else command_test_rabbitmq
+        args = argparse.Namespace(handler=handler, pytest_args=argv[1:])
     else:
         args = parser.parse_args(argv)
     os.chdir(ROOT)

@@ -226,6 +226,8 @@ class WorkersPageOut(Open):
     history: Series = Field(description="Each queue's depth and age over 1 h")
     tasks: list[dict[str, Any]]
     control_timeout_s: Number
+    broker: str = Field(description="The Celery broker: redis or amqp (RabbitMQ)")
+    oldest_age_known: bool = Field(description="False on RabbitMQ: queues' oldest ages are null, unknown")
     notes: list[str]
 
 

@@ -81,6 +81,9 @@ def workers_reading_build() -> dict[str, Any]:
         "history": history,
         "tasks": task_rows(snapshots),
         "control_timeout_s": settings.CONSOLE_CONTROL_TIMEOUT,
+        "broker": settings.CELERY_BROKER_KIND,
+        # RabbitMQ gives a queue's depth, not its oldest message's age (lib/broker.py).
+        "oldest_age_known": settings.CELERY_BROKER_KIND == "redis",
         "notes": notes,
     }
 

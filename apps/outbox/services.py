@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage
 from lib import metrics
+from lib.broker import bounded_transport_options
 from lib.context import get_correlation_id, reset_correlation_id, set_correlation_id
 from lib.db import db_connection_release
 from ops_console.celery import app
@@ -134,8 +135,7 @@ def _publish_connection() -> Any:
     timeout = settings.OUTBOX_PUBLISH_TIMEOUT
     options = {
         **app.conf.broker_transport_options,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
+        **bounded_transport_options(settings.CELERY_BROKER_KIND, timeout=timeout, connect_timeout=timeout),
         "max_retries": 1,
     }
     return app.connection_for_write(transport_options=options)

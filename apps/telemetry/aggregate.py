@@ -2,7 +2,8 @@
 
 What one computation costs, whatever the number of viewers:
 - Redis: one ZRANGEBYSCORE and one MGET of the snapshots, one INFO, one PING;
-- the broker: one pipeline of LLEN + LINDEX per queue (read timeout);
+- the broker: one pipeline of LLEN + LINDEX per queue on Redis, a passive declare per queue on
+  RabbitMQ (read timeout);
 - PostgreSQL: five statements in one transaction under SET LOCAL statement_timeout
   (TELEMETRY_SQL_TIMEOUT): connections by application_name and state with the
   connection settings, capped counts of dead letters, the firing alerts;
@@ -22,12 +23,12 @@ from typing import Any, TypeVar
 import structlog
 from django.conf import settings
 from django.db import DatabaseError, connection
-from kombu.exceptions import KombuError
 
 from apps.telemetry.hooks import ENQUEUED_AT_HEADER
 from apps.telemetry.levels import TILE_RULES, breaching_rules, tile_levels, worst
 from apps.telemetry.reporter import key, snapshot_ttl
 from lib import metrics
+from lib.broker import BROKER_ERRORS, amqp_queue_depths, bounded_transport_options
 from lib.db import statement_timeout
 from lib.redis import REDIS_ERRORS, get_client
 
@@ -99,17 +100,26 @@ def redis_info_read() -> dict[str, Any]:
 
 
 def queues_read() -> list[dict[str, Any]]:
-    """Depth and oldest message age of each worker queue: one pipeline on the broker, bounded by REDIS_READ_TIMEOUT.
+    """Depth and oldest message age of each worker queue, bounded by REDIS_READ_TIMEOUT; on the broker in use.
 
-    Kombu's Redis transport LPUSHes and BRPOPs, so a queue's oldest message is
-    its last element; its `x_enqueued_at` header (hooks.task_stamp_enqueued_at)
-    tells its age. A message published without the header has an unknown age.
+    Redis: one pipeline. Kombu's Redis transport LPUSHes and BRPOPs, so a
+    queue's oldest message is its last element; its `x_enqueued_at` header
+    (hooks.task_stamp_enqueued_at) tells its age. A message published without
+    the header has an unknown age.
+    RabbitMQ: a passive declare per queue gives its depth; the oldest age is
+    unknown (None) there, since reading a message would take it.
     """
     from ops_console.celery import app
 
-    options = {"socket_timeout": settings.REDIS_READ_TIMEOUT, "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT}
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
     queues = list(settings.WORKER_QUEUES)
+    options = bounded_transport_options(
+        settings.CELERY_BROKER_KIND, timeout=settings.REDIS_READ_TIMEOUT, connect_timeout=settings.REDIS_CONNECT_TIMEOUT
+    )
+    if settings.CELERY_BROKER_KIND == "amqp":
+        with app.connection_for_read(transport_options=options) as broker:
+            depths = amqp_queue_depths(broker, queues)
+        return [{"name": queue, "depth": depths[queue], "oldest_age_s": None} for queue in queues]
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
     with app.connection_for_read(transport_options=options) as broker:
         client = broker.default_channel.client  # type: ignore[attr-defined]  # the Redis transport's channel has one
         pipe = client.pipeline(transaction=False)
@@ -181,7 +191,7 @@ def parts_read() -> Parts:
         snapshots=_timed(snapshots_read, what="snapshots", errors=redis_errors),
         redis_ping=_timed(lambda: get_client("read").ping(), what="redis_ping", errors=redis_errors),
         redis_info=_timed(redis_info_read, what="redis_info", errors=redis_errors),
-        queues=_timed(queues_read, what="queues", errors=(*redis_errors, KombuError)),
+        queues=_timed(queues_read, what="queues", errors=(*redis_errors, *BROKER_ERRORS)),
         database=_timed(database_read, what="database", errors=(DatabaseError,)),
         breaker=_timed(breaker_read, what="breaker", errors=redis_errors),
     )

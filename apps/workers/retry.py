@@ -18,7 +18,10 @@ Messages are acknowledged after the task returns (`acks_late`) and requeued
 when the worker process dies (`reject_on_worker_lost`), so every task built on
 this class must be idempotent. A message delivered more than
 TASK_MAX_DELIVERIES times (it keeps killing its worker) is dead-lettered
-without running.
+without running. On RabbitMQ the quorum queue's own count is used and its
+delivery limit (CELERY_QUEUE_DELIVERY_LIMIT, never below TASK_MAX_DELIVERIES)
+is a backstop: the broker drops a message only after we would have
+dead-lettered it.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     UpstreamError,
     SoftTimeLimitExceeded,
 )
+# Set by RabbitMQ on a quorum queue's redeliveries: how often the message was returned (a worker died holding it).
+BROKER_DELIVERY_COUNT_HEADER = "x-delivery-count"
 VALIDATION_ERRORS: tuple[type[Exception], ...] = (InvalidTaskArguments, ObjectDoesNotExist, ValidationError)
 
 
@@ -218,24 +223,33 @@ class ReliableTask(Task):
     def _count_delivery(self) -> int:
         """How many times this attempt's message has been delivered, this one included.
 
-        Only redeliveries touch Redis (one pipelined INCR + EXPIRE, bounded by
-        REDIS_WRITE_TIMEOUT): a first delivery is 1 by definition. A Redis
-        failure counts as a first delivery, so an outage never blocks work.
+        A first delivery is 1 by definition and costs nothing. On RabbitMQ a
+        quorum queue counts returns itself (the `x-delivery-count` header), so
+        nothing else is asked. On Redis only redeliveries touch Redis (one
+        pipelined INCR + EXPIRE, bounded by REDIS_WRITE_TIMEOUT); a Redis failure
+        counts as a first delivery, so an outage never blocks work.
         """
         info = self.request.delivery_info or {}
         if not info.get("redelivered") or not self.request.id:
             self.request.ops_deliveries = 1  # type: ignore[attr-defined]  # our own field on Celery's request context
             return 1
+        returned = getattr(self.request, BROKER_DELIVERY_COUNT_HEADER, None)
+        if isinstance(returned, int) and not isinstance(returned, bool):
+            redeliveries = returned
+        else:
+            redeliveries = self._count_redelivery_in_redis()
+        self.request.ops_deliveries = redeliveries + 1  # type: ignore[attr-defined]  # as above
+        return redeliveries + 1
+
+    def _count_redelivery_in_redis(self) -> int:
         try:
             pipe = get_client("write").pipeline()
             pipe.incr(self._delivery_key())
             pipe.expire(self._delivery_key(), settings.TASK_VISIBILITY_TIMEOUT * (settings.TASK_MAX_DELIVERIES + 1))
-            redeliveries = pipe.execute()[0]
+            return pipe.execute()[0]
         except REDIS_ERRORS as exc:
             logger.warning("task_delivery_count_failed", error_class=type(exc).__name__)
-            redeliveries = 0
-        self.request.ops_deliveries = redeliveries + 1  # type: ignore[attr-defined]  # as above
-        return redeliveries + 1
+            return 0
 
     def _deliveries_seen(self) -> int:
         return getattr(self.request, "ops_deliveries", 1)

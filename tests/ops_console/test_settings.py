@@ -186,3 +186,38 @@ def test_an_http_target_field_can_be_overridden_from_the_environment():
     result = run_manage("shell", "-c", show, env=env)
 
     assert result.stdout.splitlines()[-1].split() == ["0", "2.5"], result.stderr
+
+
+AMQP = "amqp://guest:guest@127.0.0.1:5672/ops"
+
+
+@pytest.mark.parametrize("variable", ["CELERY_BROKER_KEY_PREFIX", "CELERY_VISIBILITY_TIMEOUT"])
+def test_a_redis_only_broker_option_with_an_amqp_broker_stops_start_up_naming_it(variable):
+    result = run_manage("check", env=child_env(CELERY_BROKER_URL=AMQP, **{variable: "7200"}))
+
+    assert result.returncode != 0
+    assert f"{variable} applies to a Redis broker only, and CELERY_BROKER_URL is amqp://" in result.stderr
+
+
+def test_a_delivery_limit_below_the_poison_limit_is_refused_with_an_amqp_broker():
+    env = child_env(CELERY_BROKER_URL=AMQP, CELERY_QUEUE_DELIVERY_LIMIT="2", TASK_MAX_DELIVERIES="3")
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "CELERY_QUEUE_DELIVERY_LIMIT (2) must be at least TASK_MAX_DELIVERIES (3)" in result.stderr
+
+
+def test_a_broker_url_of_another_kind_is_refused_naming_it():
+    result = run_manage("check", env=child_env(CELERY_BROKER_URL="sqs://key:secret@"))
+
+    assert result.returncode != 0
+    assert "CELERY_BROKER_URL must be a redis://" in result.stderr
+
+
+def test_an_amqp_broker_passes_the_deploy_check_under_production_settings():
+    env = child_env(**PRODUCTION, CELERY_BROKER_URL=AMQP, CELERY_BROKER_KEY_PREFIX="", CELERY_VISIBILITY_TIMEOUT="")
+
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode == 0, result.stderr

@@ -4,9 +4,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 
 from lib.redis import get_client
 from ops_console.celery import app
+from tests.support.amqp import amqp_queue_messages
 from tests.support.servers import silent_tcp_server
 from tests.support.workers import isolated_broker_keys, reset_broker_pools
 
@@ -18,6 +20,8 @@ class BrokerQueues:
         self.prefix = prefix
 
     def messages(self, queue: str) -> list[dict]:
+        if settings.CELERY_BROKER_KIND == "amqp":
+            return amqp_queue_messages(queue)
         return [json.loads(raw) for raw in get_client("write").lrange(f"{self.prefix}{queue}", 0, -1)]
 
     def tasks(self, queue: str) -> list[str]:
@@ -36,7 +40,8 @@ def stalled_broker(settings) -> Iterator[None]:
     """The broker accepts connections and never answers (a frozen Redis) until the test ends."""
     with silent_tcp_server() as port:
         original = app.conf.broker_write_url
-        app.conf.broker_write_url = f"redis://127.0.0.1:{port}/0"
+        scheme = "amqp" if settings.CELERY_BROKER_KIND == "amqp" else "redis"
+        app.conf.broker_write_url = f"{scheme}://127.0.0.1:{port}/0"
         reset_broker_pools()
         try:
             yield

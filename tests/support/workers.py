@@ -1,4 +1,9 @@
-"""Real celery workers, beat and outbox relays, on broker keys no other test (or test session) shares."""
+"""Real celery workers, beat and outbox relays, on broker keys no other test (or test session) shares.
+
+On Redis each test publishes and consumes under its own key prefix. On RabbitMQ (CELERY_BROKER_URL=amqp://…, as
+`make test-rabbitmq` runs the suite) the session has a virtual host of its own, made and removed by
+scripts/devstack.py, and each test starts and ends with the queues of that virtual host emptied (docs/workers.md).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import pytest
 from django.conf import settings
 
 from ops_console.celery import app
+from tests.support.amqp import amqp_queues_purge
 from tests.support.processes import Process, child_env
 from tests.support.waiting import wait_until
 
@@ -22,13 +28,16 @@ from tests.support.waiting import wait_until
 BROKER_KEY_PREFIX = f"test-workers-{os.getpid()}-{uuid.uuid4().hex[:8]}:"
 CHANNEL_PREFIX = f"test-workers-{os.getpid()}"
 
-# Short timeouts so a killed worker's messages come back within seconds.
-WORKER_ENV = {
-    "OPS_PROCESS_KIND": "worker",
-    "LOG_FORMAT": "json",
+# Short timeouts so a killed worker's messages come back within seconds (on Redis; RabbitMQ returns them at once).
+REDIS_BROKER_ENV = {
     "CELERY_BROKER_KEY_PREFIX": BROKER_KEY_PREFIX,
     "CELERY_VISIBILITY_TIMEOUT": "11",
     "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+}
+WORKER_ENV = {
+    "OPS_PROCESS_KIND": "worker",
+    "LOG_FORMAT": "json",
+    **(REDIS_BROKER_ENV if settings.CELERY_BROKER_KIND == "redis" else {}),
     "TASK_RETRY_BACKOFF_BASE": "0.2",
     "TASK_RETRY_BACKOFF_MAX": "1",
     # Inside the visibility timeout (settings refuse less than hard limit + longest backoff).
@@ -109,7 +118,16 @@ def reset_broker_pools() -> None:
 
 @contextmanager
 def isolated_broker_keys() -> Iterator[str]:
-    """Publish under a fresh broker key prefix until the block ends; yields the prefix."""
+    """Publish under a fresh broker key prefix until the block ends; yields the prefix.
+
+    On RabbitMQ the prefix is "" (CELERY_BROKER_KEY_PREFIX is Redis-only): the session's own virtual host
+    separates runs, and emptying its queues before and after the block separates tests.
+    """
+    if settings.CELERY_BROKER_KIND == "amqp":
+        amqp_queues_purge()
+        yield ""
+        amqp_queues_purge()
+        return
     prefix = f"{BROKER_KEY_PREFIX}{uuid.uuid4().hex[:8]}:"
     original = dict(app.conf.broker_transport_options)
     app.conf.broker_transport_options = {**original, "global_keyprefix": prefix}

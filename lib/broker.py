@@ -1,0 +1,134 @@
+"""The Celery broker as the rest of the code sees it: Redis or RabbitMQ, chosen by CELERY_BROKER_URL's scheme.
+
+Kombu hides most differences; the ones we meet are here:
+
+- bounded connections: Redis takes `socket_timeout`/`socket_connect_timeout`,
+  py-amqp takes `connect_timeout`/`read_timeout`/`write_timeout` and ignores
+  the others, so a bound written for one broker is silently no bound on the other;
+- delays: on RabbitMQ with quorum queues a countdown travels through Celery's
+  native delayed delivery (`celery_delayed_*` queues, whole seconds) instead
+  of being held unacknowledged by a worker; `OpsCelery` makes that safe for
+  the countdowns we use (below);
+- queue depth: a Redis queue is a list (LLEN), a RabbitMQ queue answers a
+  passive `queue.declare` with its message count. RabbitMQ cannot tell the
+  age of a queue's oldest message without taking it, so that reading is
+  unknown there (None), never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import threading
+from collections.abc import Iterable
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import amqp.exceptions
+from celery import Celery
+from celery.utils.quorum_queues import detect_quorum_queues
+from kombu.exceptions import KombuError
+from kombu.transport.native_delayed_delivery import (
+    bind_queue_to_native_delayed_delivery_exchange,
+    declare_native_delayed_delivery_exchanges_and_queues,
+)
+
+BrokerKind = Literal["redis", "amqp"]
+
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
+REDIS_SCHEMES = ("redis", "rediss", "redis+socket")
+# What a slow, dead or refusing broker raises through kombu, whichever it is.
+BROKER_ERRORS: tuple[type[Exception], ...] = (KombuError, amqp.exceptions.AMQPError, OSError)
+
+
+def broker_kind(url: str) -> BrokerKind:
+    """ "amqp" for amqp://, amqps:// and pyamqp:// URLs, "redis" for Redis ones; ValueError for anything else."""
+    scheme = urlsplit(url).scheme
+    if scheme in AMQP_SCHEMES:
+        return "amqp"
+    if scheme in REDIS_SCHEMES:
+        return "redis"
+    raise ValueError(f"must be a redis://, rediss://, redis+socket://, amqp:// or amqps:// URL, got scheme {scheme!r}")
+
+
+def bounded_transport_options(kind: BrokerKind, *, timeout: float, connect_timeout: float) -> dict[str, Any]:
+    """Transport options that bound every broker operation: connect, then each read and write."""
+    if kind == "amqp":
+        return {"connect_timeout": connect_timeout, "read_timeout": timeout, "write_timeout": timeout}
+    return {"socket_timeout": timeout, "socket_connect_timeout": connect_timeout}
+
+
+def amqp_queue_depths(connection: Any, queues: Iterable[str]) -> dict[str, int]:
+    """Messages ready in each queue, by a passive declare each (nothing is created or taken).
+
+    `connection` is a kombu Connection to RabbitMQ, already bounded by its
+    transport options. A queue the broker does not have (no worker declared it
+    yet) holds nothing: 0. RabbitMQ closes the channel on that answer, so the
+    next queue gets a new one.
+    """
+    depths: dict[str, int] = {}
+    channel = connection.channel()
+    try:
+        for queue in queues:
+            try:
+                depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+            except amqp.exceptions.NotFound:
+                depths[queue] = 0
+                channel = connection.channel()
+    finally:
+        channel.close()
+    return depths
+
+
+def whole_second_delay(countdown: float | None, eta: datetime.datetime | None, *, now: datetime.datetime) -> int | None:
+    """The delay as native delayed delivery can carry it: whole seconds, rounded up (never sooner than asked), None
+    for none. Celery truncates a countdown to whole seconds and refuses one under a second outright."""
+    if eta is not None:
+        countdown = (eta - now).total_seconds()
+    if countdown is None or countdown <= 0:
+        return None
+    return math.ceil(countdown)
+
+
+class OpsCelery(Celery):
+    """Celery with the two fixes delayed tasks need on RabbitMQ quorum queues (Celery 5.7 as shipped):
+
+    1. A countdown under a second (our retry backoff in tests, staggered dead-letter replays) makes
+       `send_task` raise ValueError; every delay is sent as whole seconds, rounded up.
+    2. Only a worker declares the delayed-delivery exchanges and binds the task queues to them: a
+       process that publishes a countdown first gets NOT_FOUND, or its message is dropped at the
+       end of its delay. The first delayed publish of each process declares and binds them
+       (idempotent; 28 quorum queues, once).
+    On Redis nothing changes.
+    """
+
+    _delayed_delivery_ready: set[str]
+    _delayed_delivery_lock = threading.Lock()
+
+    # Narrower than Celery's signature (the override ignore): Celery passes all after `kwargs` by keyword.
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, countdown: float | None = None,  # type: ignore[override]
+                  eta: datetime.datetime | None = None, **options: Any) -> Any:  # fmt: skip
+        if (countdown or eta) and self._native_delayed_delivery():
+            countdown, eta = whole_second_delay(countdown, eta, now=self.now()), None
+            if countdown:
+                self._declare_delayed_delivery()
+        return super().send_task(name, args, kwargs, countdown=countdown, eta=eta, **options)
+
+    def _native_delayed_delivery(self) -> bool:
+        scheme = urlsplit(self.conf.broker_write_url or self.conf.broker_url or "").scheme
+        return scheme in AMQP_SCHEMES and detect_quorum_queues(self, "amqp")[0]
+
+    def _declare_delayed_delivery(self) -> None:
+        """Declare the delayed-delivery topology and bind our queues to it, once per process and broker URL."""
+        url = self.conf.broker_write_url or self.conf.broker_url
+        ready = self.__dict__.setdefault("_delayed_delivery_ready", set())
+        if url in ready:
+            return
+        with self._delayed_delivery_lock, self.connection_for_write() as connection:
+            declare_native_delayed_delivery_exchanges_and_queues(
+                connection, self.conf.broker_native_delayed_delivery_queue_type
+            )
+            for queue in self.amqp.queues.values():
+                queue.bind(connection.default_channel).declare()
+                bind_queue_to_native_delayed_delivery_exchange(connection, queue)
+            ready.add(url)

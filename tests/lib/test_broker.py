@@ -1,0 +1,71 @@
+"""The broker seen from the code: its kind from the URL, bounds in its own words, delays it can carry."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from lib.broker import bounded_transport_options, broker_kind, whole_second_delay
+from ops_console.queues import WORKER_QUEUES, task_queues
+
+NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("redis://localhost:6379/0", "redis"),
+        ("redis+socket:///tmp/r.sock", "redis"),
+        ("amqp://guest:guest@127.0.0.1:5672/ops", "amqp"),
+        ("amqps://user:pw@rabbit.example.com//", "amqp"),
+    ],
+)
+def test_the_broker_kind_follows_the_url_scheme(url, kind):
+    assert broker_kind(url) == kind
+
+
+def test_a_broker_url_of_another_kind_is_refused():
+    with pytest.raises(ValueError, match="scheme 'sqs'"):
+        broker_kind("sqs://key:secret@")
+
+
+def test_the_bounds_are_spelled_as_each_transport_reads_them():
+    assert bounded_transport_options("redis", timeout=0.2, connect_timeout=0.1) == {
+        "socket_timeout": 0.2,
+        "socket_connect_timeout": 0.1,
+    }
+    assert bounded_transport_options("amqp", timeout=0.2, connect_timeout=0.1) == {
+        "connect_timeout": 0.1,
+        "read_timeout": 0.2,
+        "write_timeout": 0.2,
+    }
+
+
+@pytest.mark.parametrize(
+    ("countdown", "eta", "expected"),
+    [
+        (None, None, None),
+        (0, None, None),
+        (0.2, None, 1),
+        (1.0, None, 1),
+        (1.5, None, 2),
+        (None, NOW + datetime.timedelta(seconds=0.3), 1),
+        (None, NOW - datetime.timedelta(seconds=5), None),
+    ],
+)
+def test_a_delay_is_carried_in_whole_seconds_never_sooner_than_asked(countdown, eta, expected):
+    assert whole_second_delay(countdown, eta, now=NOW) == expected
+
+
+def test_on_rabbitmq_every_worker_queue_is_a_durable_quorum_queue_with_the_delivery_limit_on_a_topic_exchange():
+    queues = task_queues(WORKER_QUEUES, kind="amqp", delivery_limit=7)
+
+    assert [q.name for q in queues] == list(WORKER_QUEUES)
+    for queue in queues:
+        assert queue.durable and queue.exchange.type == "topic" and queue.routing_key == queue.name
+        assert queue.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": 7}
+
+
+def test_on_redis_the_queues_are_celerys_defaults():
+    assert task_queues(WORKER_QUEUES, kind="redis", delivery_limit=7) is None
