@@ -63,8 +63,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from apps.telemetry.reporter import key, reporter_start  # noqa: E402
-from apps.telemetry.selectors import console_overview  # noqa: E402
+from apps.telemetry.reporter import reporter_start  # noqa: E402
+from apps.telemetry.selectors import console_overview, overview_forget  # noqa: E402
 from apps.telemetry.services import rollups_rebuild  # noqa: E402
 from bench.middleware import _payment_id, telemetry_cost, telemetry_cost_line  # noqa: E402
 from lib.redis import get_client  # noqa: E402
@@ -137,7 +137,7 @@ def _staff_user(n: int = 0):  # type: ignore[no-untyped-def]
 
 
 def _forget_cached_overview() -> None:
-    get_client("write").delete(key("overview"), key("overview", "computing"))
+    overview_forget()  # and its slow parts: computed afresh
 
 
 def _overview_cached() -> None:
@@ -193,7 +193,9 @@ def _forget_console_readings() -> None:
     """Every page's shared reading and the overview's, so the next request computes afresh."""
     client = get_client("write")
     stale = list(client.scan_iter(match=f"{settings.TELEMETRY_KEY_PREFIX}:console:*", count=1000))
-    client.delete(key("overview"), key("overview", "computing"), *stale)
+    if stale:
+        client.delete(*stale)
+    overview_forget()
 
 
 def _a_payment_id() -> int:
