@@ -17,6 +17,9 @@
    `--clients` pages polling /ops/live every CONSOLE_LIVE_INTERVAL, and with as
    many /ws/ops/ sockets. A background load of `--load-rps` payment reads runs
    through every phase, so "versus none" has a working database to compare with.
+   `--rounds N` measures every phase N times, reversing the order every other round
+   (so a warm-up or a neighbour's burst does not always land on the same phase), and
+   compares the medians.
 4. Telemetry's cost on req/s: bench/middleware.py's interleaved A B B A rounds
    with and without TelemetryMiddleware, the median ratio and its spread.
 """
@@ -67,6 +70,7 @@ from apps.telemetry.reporter import reporter_start  # noqa: E402
 from apps.telemetry.selectors import console_overview, overview_forget  # noqa: E402
 from apps.telemetry.services import rollups_rebuild  # noqa: E402
 from bench.middleware import _payment_id, telemetry_cost, telemetry_cost_line  # noqa: E402
+from lib.db import statement_timeout  # noqa: E402
 from lib.redis import get_client  # noqa: E402
 from scripts.devstack import UVICORN_WS_FLAGS, _free_port  # noqa: E402
 
@@ -107,9 +111,9 @@ def _seed_console(dead_letters: int, samples: int) -> None:
                 " '', 0, now(), now() FROM generate_series(1, %s) g",
                 [dead_letters],
             )
+        per_series = samples // len(SERIES)
         cursor.execute("SELECT count(*) FROM (SELECT 1 FROM telemetry_samples LIMIT %s) s", [samples])
-        if cursor.fetchone()[0] < samples:
-            per_series = samples // len(SERIES)
+        if cursor.fetchone()[0] < per_series * len(SERIES):  # what the insert below gives
             cursor.execute(
                 "INSERT INTO telemetry_samples (name, sampled_at, value)"
                 " SELECT name, now() - make_interval(secs => 30 * g), random() * 100"
@@ -117,7 +121,8 @@ def _seed_console(dead_letters: int, samples: int) -> None:
                 [SERIES, per_series],
             )
             now = timezone.now()
-            rollups_rebuild(since=now - datetime.timedelta(seconds=30 * per_series + 3600), until=now)
+            with statement_timeout():  # DB_REPORT_STATEMENT_TIMEOUT: a million samples take a while
+                rollups_rebuild(since=now - datetime.timedelta(seconds=30 * per_series + 3600), until=now)
         cursor.execute("ANALYZE dead_letters")
         cursor.execute("ANALYZE telemetry_samples")
         cursor.execute("ANALYZE telemetry_rollups")
@@ -272,9 +277,9 @@ def web_server() -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(f"{base}/health", timeout=1)
+                requests.get(f"{base}/health", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its first answer is slow
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the bench's web server did not start: see .data/bench/console-web.log") from None
                 time.sleep(0.2)
@@ -344,7 +349,7 @@ async def _sockets(base: str, cookies: list[str], seconds: float) -> int:
     return frames
 
 
-def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
+def dashboards_cpu(*, clients: int, seconds: float, load_rps: float, rounds: int = 1) -> None:
     postmaster = _postmaster_pid()
     cookies = _session_cookies(clients)
     payment_id = _payment_id()
@@ -356,12 +361,10 @@ def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
             load.start()
         time.sleep(3)  # the server's pools and plans warm
 
-        def measure(label: str, run: Callable[[], str]) -> float:
+        def measure(run: Callable[[], str]) -> tuple[float, str]:
             started = postgres_cpu_seconds(postmaster)
             note = run()
-            used = postgres_cpu_seconds(postmaster) - started
-            print(f"  {label:44}: PostgreSQL CPU {used:6.2f} s over {seconds:.0f} s{note}")
-            return used
+            return postgres_cpu_seconds(postmaster) - started, note
 
         def idle() -> str:
             time.sleep(seconds)
@@ -387,20 +390,33 @@ def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
 
         print(
             f"database CPU, {clients} dashboards for {seconds:.0f} s vs none"
-            f" (background load {load_rps:g} payment reads/s; target: ≤ 5 % added):"
+            f" (background load {load_rps:g} payment reads/s; {rounds} round(s), the phases' order reversed"
+            " every other round; target: ≤ 5 % added):"
         )
-        baseline = measure("no dashboard", idle)
-        for label, run in [
+        phases = [
+            ("no dashboard", idle),
             ("1 /ws/ops/ socket", sockets(1)),
             (f"{clients} dashboards polling /ops/live", polling),
             (f"{clients} /ws/ops/ sockets", sockets(clients)),
-        ]:
-            used = measure(label, run)
-            added = used - baseline
+        ]
+        used: dict[str, list[float]] = {label: [] for label, _ in phases}
+        for round_ in range(rounds):
+            for label, run in phases if round_ % 2 == 0 else phases[::-1]:
+                cpu, note = measure(run)
+                used[label].append(cpu)
+                print(f"  round {round_ + 1}: {label:40}: PostgreSQL CPU {cpu:6.2f} s over {seconds:.0f} s{note}")
+        baseline = statistics.median(used["no dashboard"])
+        print(f"  median of {rounds} round(s):")
+        for label, cpus in used.items():
+            median = statistics.median(cpus)
+            added = median - baseline
             share = f"{added / baseline:+.1%}" if baseline > 0 else "n/a"
-            print(
-                f"  {'':44}  added {added:+6.2f} s = {share} of the no-dashboard CPU, {added / seconds:.2%} of one core"
+            versus = (
+                ""
+                if label == "no dashboard"
+                else f"   added {added:+6.2f} s = {share}, {added / seconds:.2%} of one core"
             )
+            print(f"  {label:49}: {median:6.2f} s{versus}")
         stop_load.set()
 
 
@@ -413,6 +429,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--load-rps", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=1, help="CPU phase: measure every phase this many times")
     parser.add_argument("--pairs", type=int, default=40)
     parser.add_argument("--pair-requests", type=int, default=300)
     parser.add_argument("--skip", nargs="*", default=[], choices=["twin", "pages", "cpu", "telemetry"])
@@ -427,7 +444,7 @@ def main() -> None:
     if "pages" not in args.skip:
         page_twins(max(20, args.runs // 4))
     if "cpu" not in args.skip:
-        dashboards_cpu(clients=args.clients, seconds=args.seconds, load_rps=args.load_rps)
+        dashboards_cpu(clients=args.clients, seconds=args.seconds, load_rps=args.load_rps, rounds=args.rounds)
     if "telemetry" not in args.skip:
         print("telemetry's cost on web req/s (GET /api/payments/<id>, in process, concurrency 8):")
         print(telemetry_cost_line(telemetry_cost(pairs=args.pairs, requests=args.pair_requests, concurrency=8)))
