@@ -66,7 +66,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from apps.telemetry.reporter import reporter_start  # noqa: E402
+from apps.telemetry.reporter import key, reporter_start  # noqa: E402
 from apps.telemetry.selectors import console_overview, overview_forget  # noqa: E402
 from apps.telemetry.services import rollups_rebuild  # noqa: E402
 from bench.middleware import _payment_id, telemetry_cost, telemetry_cost_line  # noqa: E402
@@ -192,6 +192,33 @@ def overview_twin(runs: int) -> None:
     ]:
         times, counts = _request_times(client, path, runs, before)
         print(_line(label, times, counts))
+    overview_statements(max(20, runs // 4))
+
+
+def overview_statements(runs: int) -> None:
+    """Each statement one overview computation runs, afresh and in steady state, with its median time."""
+    for label, before in [
+        ("afresh (every part read)", overview_forget),
+        ("steady state (the slow parts shared until the next sample)", _forget_the_2_s_copy),
+    ]:
+        console_overview()
+        times: dict[str, list[float]] = {}
+        for _ in range(runs):
+            before()
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as queries:
+                console_overview()
+            for n, query in enumerate(queries.captured_queries):
+                times.setdefault(f"{n + 1:2}. {' '.join(query['sql'].split())[:90]}", []).append(
+                    float(query["time"]) * 1000
+                )
+        print(f"one overview computation, {label}: statements and median time over {runs} runs")
+        for statement, ms in times.items():
+            print(f"  {statement:96} {statistics.median(ms):6.2f} ms")
+
+
+def _forget_the_2_s_copy() -> None:
+    get_client("write").delete(key("overview"), key("overview", "computing"))
 
 
 def _forget_console_readings() -> None:
@@ -263,6 +290,20 @@ def postgres_cpu_seconds(postmaster: int) -> float:
         if fields[1] == str(postmaster):
             ticks += int(fields[11]) + int(fields[12])
     return ticks / TICKS
+
+
+def _database_counters() -> tuple[int, int]:
+    """The bench database's transactions and rows read so far (pg_stat_database): exact where CPU ticks are coarse.
+
+    Backends flush their counts about once a second, so a phase's edges blur by that much.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT xact_commit + xact_rollback, tup_returned + tup_fetched FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )
+        transactions, rows = cursor.fetchone()
+    return int(transactions), int(rows)
 
 
 @contextmanager
@@ -353,7 +394,7 @@ def dashboards_cpu(*, clients: int, seconds: float, load_rps: float, rounds: int
     postmaster = _postmaster_pid()
     cookies = _session_cookies(clients)
     payment_id = _payment_id()
-    connection.close()  # this process's own backend stays out of the measurement
+    connection.close()  # a fresh backend, whose only work is reading the counters at each phase's edges
     with web_server() as base:
         stop_load = threading.Event()
         load = threading.Thread(target=_background_load, args=(base, payment_id, load_rps, stop_load), daemon=True)
@@ -362,9 +403,11 @@ def dashboards_cpu(*, clients: int, seconds: float, load_rps: float, rounds: int
         time.sleep(3)  # the server's pools and plans warm
 
         def measure(run: Callable[[], str]) -> tuple[float, str]:
-            started = postgres_cpu_seconds(postmaster)
+            started, counters = postgres_cpu_seconds(postmaster), _database_counters()
             note = run()
-            return postgres_cpu_seconds(postmaster) - started, note
+            done = [b - a for a, b in zip(counters, _database_counters(), strict=True)]
+            used = postgres_cpu_seconds(postmaster) - started
+            return used, f"   transactions {done[0]:,}, rows read {done[1]:,}{note}"
 
         def idle() -> str:
             time.sleep(seconds)

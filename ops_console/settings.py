@@ -364,6 +364,9 @@ if TELEMETRY_WINDOW < TELEMETRY_INTERVAL:
 TELEMETRY_KEY_PREFIX = env.str("TELEMETRY_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:telemetry")
 # Seconds one computed overview is shared by every dashboard.
 TELEMETRY_OVERVIEW_CACHE = env.float("TELEMETRY_OVERVIEW_CACHE", 2.0, minimum=0.1)
+# Seconds the overview's slow parts (dead-letter totals, firing alerts, the sparklines' history) are shared at
+# most; a new sample replaces them sooner (apps/telemetry/freshness.py).
+TELEMETRY_TOTALS_CACHE = env.float("TELEMETRY_TOTALS_CACHE", 30.0, minimum=0.1)
 # Milliseconds each console SQL statement may run (SET LOCAL statement_timeout).
 TELEMETRY_SQL_TIMEOUT = env.int("TELEMETRY_SQL_TIMEOUT", 500, minimum=1)
 # A dependency check slower than this (ms) is "degraded".

@@ -2,8 +2,8 @@
 
 The sampler records it after each sample (services.telemetry_sample); the console
 caches the parts that only change with a sample (selectors.py) under it, so a new
-sample replaces them. Without a sampler (beat down) the marker expires and the
-parts live SLOW_PARTS_TTL_SAMPLES sample intervals at most.
+sample replaces them; they live TELEMETRY_TOTALS_CACHE seconds at most (dead letters
+arrive between samples, and beat may be down).
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from django.conf import settings
 from apps.telemetry.reporter import key
 from lib.redis import redis_read, redis_write
 
-# The slow parts live this many TELEMETRY_SAMPLE_INTERVALs when no new sample replaces them.
-SLOW_PARTS_TTL_SAMPLES = 2
-
 
 def slow_parts_ttl() -> float:
     """Seconds a slow part may be shared without a new sample."""
-    return SLOW_PARTS_TTL_SAMPLES * settings.TELEMETRY_SAMPLE_INTERVAL
+    return settings.TELEMETRY_TOTALS_CACHE
 
 
 def sample_marker() -> str:
@@ -33,5 +30,5 @@ def sample_marker() -> str:
 def sample_marker_set(*, sampled_at: datetime.datetime) -> None:
     """Record a new sample: the slow parts cached under the previous one are no longer read. One bounded write."""
     marker = f"{sampled_at.timestamp():.3f}"
-    ttl_ms = int(slow_parts_ttl() * 1000)
+    ttl_ms = int(2 * settings.TELEMETRY_SAMPLE_INTERVAL * 1000)  # outlives the wait for the next sample
     redis_write(lambda client: client.set(key("sampled_at"), marker, px=ttl_ms), what="telemetry_sample_marker")
