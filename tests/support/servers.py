@@ -62,7 +62,7 @@ def wait_until_serving(process: Process, base: str, *, timeout: float = 30) -> N
             raise RuntimeError(f"server exited before serving:\n{process.log()}")
         try:
             requests.get(f"{base}/health", timeout=1)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its first answer is slow
             return False
         return True
 
