@@ -17,6 +17,9 @@
    `--clients` pages polling /ops/live every CONSOLE_LIVE_INTERVAL, and with as
    many /ws/ops/ sockets. A background load of `--load-rps` payment reads runs
    through every phase, so "versus none" has a working database to compare with.
+   `--rounds N` measures every phase N times, reversing the order every other round
+   (so a warm-up or a neighbour's burst does not always land on the same phase), and
+   compares the medians.
 4. Telemetry's cost on req/s: bench/middleware.py's interleaved A B B A rounds
    with and without TelemetryMiddleware, the median ratio and its spread.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import os
 import statistics
 import subprocess
@@ -35,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project root instead of bench/, whose websockets.py would shadow the websockets package.
@@ -64,9 +69,10 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from apps.telemetry.reporter import key, reporter_start  # noqa: E402
-from apps.telemetry.selectors import console_overview  # noqa: E402
+from apps.telemetry.selectors import console_overview, overview_forget  # noqa: E402
 from apps.telemetry.services import rollups_rebuild  # noqa: E402
 from bench.middleware import _payment_id, telemetry_cost, telemetry_cost_line  # noqa: E402
+from lib.db import statement_timeout  # noqa: E402
 from lib.redis import get_client  # noqa: E402
 from scripts import procfile  # noqa: E402
 from scripts.devstack import _free_port  # noqa: E402
@@ -108,9 +114,9 @@ def _seed_console(dead_letters: int, samples: int) -> None:
                 " '', 0, now(), now() FROM generate_series(1, %s) g",
                 [dead_letters],
             )
+        per_series = samples // len(SERIES)
         cursor.execute("SELECT count(*) FROM (SELECT 1 FROM telemetry_samples LIMIT %s) s", [samples])
-        if cursor.fetchone()[0] < samples:
-            per_series = samples // len(SERIES)
+        if cursor.fetchone()[0] < per_series * len(SERIES):  # what the insert below gives
             cursor.execute(
                 "INSERT INTO telemetry_samples (name, sampled_at, value)"
                 " SELECT name, now() - make_interval(secs => 30 * g), random() * 100"
@@ -118,7 +124,8 @@ def _seed_console(dead_letters: int, samples: int) -> None:
                 [SERIES, per_series],
             )
             now = timezone.now()
-            rollups_rebuild(since=now - datetime.timedelta(seconds=30 * per_series + 3600), until=now)
+            with statement_timeout():  # DB_REPORT_STATEMENT_TIMEOUT: a million samples take a while
+                rollups_rebuild(since=now - datetime.timedelta(seconds=30 * per_series + 3600), until=now)
         cursor.execute("ANALYZE dead_letters")
         cursor.execute("ANALYZE telemetry_samples")
         cursor.execute("ANALYZE telemetry_rollups")
@@ -138,7 +145,7 @@ def _staff_user(n: int = 0):  # type: ignore[no-untyped-def]
 
 
 def _forget_cached_overview() -> None:
-    get_client("write").delete(key("overview"), key("overview", "computing"))
+    overview_forget()  # and its slow parts: computed afresh
 
 
 def _overview_cached() -> None:
@@ -188,13 +195,50 @@ def overview_twin(runs: int) -> None:
     ]:
         times, counts = _request_times(client, path, runs, before)
         print(_line(label, times, counts))
+    overview_statements(max(20, runs // 4))
+
+
+def overview_statements(runs: int) -> None:
+    """Each statement one overview computation runs, afresh and in steady state, with its median time."""
+    for label, before in [
+        ("afresh (every part read)", overview_forget),
+        ("steady state (the slow parts shared until the next sample)", _forget_the_2_s_copy),
+    ]:
+        console_overview()
+        times: dict[str, list[float]] = {}
+        for _ in range(runs):
+            before()
+            timed: list[tuple[str, float]] = []
+            with connection.execute_wrapper(functools.partial(_timed_statement, timed)):
+                console_overview()
+            for n, (sql, ms) in enumerate(timed):
+                times.setdefault(f"{n + 1:2}. {' '.join(sql.split())[:90]}", []).append(ms)
+        print(
+            f"one overview computation, {label}: statements (BEGIN and COMMIT not shown) and median time, {runs} runs"
+        )
+        for statement, ms in times.items():
+            print(f"  {statement:96} {statistics.median(ms):6.2f} ms")
+
+
+def _timed_statement(timed: list[tuple[str, float]], execute: Any, sql: str, *args: Any) -> Any:
+    started = time.perf_counter()
+    try:
+        return execute(sql, *args)
+    finally:
+        timed.append((sql, (time.perf_counter() - started) * 1000))
+
+
+def _forget_the_2_s_copy() -> None:
+    get_client("write").delete(key("overview"), key("overview", "computing"))
 
 
 def _forget_console_readings() -> None:
     """Every page's shared reading and the overview's, so the next request computes afresh."""
     client = get_client("write")
     stale = list(client.scan_iter(match=f"{settings.TELEMETRY_KEY_PREFIX}:console:*", count=1000))
-    client.delete(key("overview"), key("overview", "computing"), *stale)
+    if stale:
+        client.delete(*stale)
+    overview_forget()
 
 
 def _a_payment_id() -> int:
@@ -259,6 +303,20 @@ def postgres_cpu_seconds(postmaster: int) -> float:
     return ticks / TICKS
 
 
+def _database_counters() -> tuple[int, int]:
+    """The bench database's transactions and rows read so far (pg_stat_database): exact where CPU ticks are coarse.
+
+    Backends flush their counts about once a second, so a phase's edges blur by that much.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT xact_commit + xact_rollback, tup_returned + tup_fetched FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )
+        transactions, rows = cursor.fetchone()
+    return int(transactions), int(rows)
+
+
 @contextmanager
 def web_server() -> Iterator[str]:
     port = _free_port(8300)
@@ -271,9 +329,9 @@ def web_server() -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                requests.get(f"{base}/health", timeout=1)
+                requests.get(f"{base}/health", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or its first answer is slow
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the bench's web server did not start: see .data/bench/console-web.log") from None
                 time.sleep(0.2)
@@ -343,11 +401,11 @@ async def _sockets(base: str, cookies: list[str], seconds: float) -> int:
     return frames
 
 
-def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
+def dashboards_cpu(*, clients: int, seconds: float, load_rps: float, rounds: int = 1) -> None:
     postmaster = _postmaster_pid()
     cookies = _session_cookies(clients)
     payment_id = _payment_id()
-    connection.close()  # this process's own backend stays out of the measurement
+    connection.close()  # a fresh backend, whose only work is reading the counters at each phase's edges
     with web_server() as base:
         stop_load = threading.Event()
         load = threading.Thread(target=_background_load, args=(base, payment_id, load_rps, stop_load), daemon=True)
@@ -355,12 +413,12 @@ def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
             load.start()
         time.sleep(3)  # the server's pools and plans warm
 
-        def measure(label: str, run: Callable[[], str]) -> float:
-            started = postgres_cpu_seconds(postmaster)
+        def measure(run: Callable[[], str]) -> tuple[float, str]:
+            started, counters = postgres_cpu_seconds(postmaster), _database_counters()
             note = run()
+            done = [b - a for a, b in zip(counters, _database_counters(), strict=True)]
             used = postgres_cpu_seconds(postmaster) - started
-            print(f"  {label:44}: PostgreSQL CPU {used:6.2f} s over {seconds:.0f} s{note}")
-            return used
+            return used, f"   transactions {done[0]:,}, rows read {done[1]:,}{note}"
 
         def idle() -> str:
             time.sleep(seconds)
@@ -386,20 +444,33 @@ def dashboards_cpu(*, clients: int, seconds: float, load_rps: float) -> None:
 
         print(
             f"database CPU, {clients} dashboards for {seconds:.0f} s vs none"
-            f" (background load {load_rps:g} payment reads/s; target: ≤ 5 % added):"
+            f" (background load {load_rps:g} payment reads/s; {rounds} round(s), the phases' order reversed"
+            " every other round; target: ≤ 5 % added):"
         )
-        baseline = measure("no dashboard", idle)
-        for label, run in [
+        phases = [
+            ("no dashboard", idle),
             ("1 /ws/ops/ socket", sockets(1)),
             (f"{clients} dashboards polling /ops/live", polling),
             (f"{clients} /ws/ops/ sockets", sockets(clients)),
-        ]:
-            used = measure(label, run)
-            added = used - baseline
+        ]
+        used: dict[str, list[float]] = {label: [] for label, _ in phases}
+        for round_ in range(rounds):
+            for label, run in phases if round_ % 2 == 0 else phases[::-1]:
+                cpu, note = measure(run)
+                used[label].append(cpu)
+                print(f"  round {round_ + 1}: {label:40}: PostgreSQL CPU {cpu:6.2f} s over {seconds:.0f} s{note}")
+        baseline = statistics.median(used["no dashboard"])
+        print(f"  median of {rounds} round(s):")
+        for label, cpus in used.items():
+            median = statistics.median(cpus)
+            added = median - baseline
             share = f"{added / baseline:+.1%}" if baseline > 0 else "n/a"
-            print(
-                f"  {'':44}  added {added:+6.2f} s = {share} of the no-dashboard CPU, {added / seconds:.2%} of one core"
+            versus = (
+                ""
+                if label == "no dashboard"
+                else f"   added {added:+6.2f} s = {share}, {added / seconds:.2%} of one core"
             )
+            print(f"  {label:49}: {median:6.2f} s{versus}")
         stop_load.set()
 
 
@@ -412,6 +483,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--load-rps", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=1, help="CPU phase: measure every phase this many times")
     parser.add_argument("--pairs", type=int, default=40)
     parser.add_argument("--pair-requests", type=int, default=300)
     parser.add_argument("--skip", nargs="*", default=[], choices=["twin", "pages", "cpu", "telemetry"])
@@ -426,7 +498,7 @@ def main() -> None:
     if "pages" not in args.skip:
         page_twins(max(20, args.runs // 4))
     if "cpu" not in args.skip:
-        dashboards_cpu(clients=args.clients, seconds=args.seconds, load_rps=args.load_rps)
+        dashboards_cpu(clients=args.clients, seconds=args.seconds, load_rps=args.load_rps, rounds=args.rounds)
     if "telemetry" not in args.skip:
         print("telemetry's cost on web req/s (GET /api/payments/<id>, in process, concurrency 8):")
         print(telemetry_cost_line(telemetry_cost(pairs=args.pairs, requests=args.pair_requests, concurrency=8)))

@@ -2,8 +2,9 @@
 
 The first caller of a period claims the computation with SET NX; the others wait
 up to `wait` seconds for its result, then compute themselves. So twenty open
-dashboards cost what one does. Redis out: every caller computes alone (still
-bounded by its own timeouts). Every Redis call is bounded (lib/redis.py).
+dashboards cost what one does. A computation that raises caches nothing and
+releases its claim. Redis out: every caller computes alone (still bounded by its
+own timeouts). Every Redis call is bounded (lib/redis.py).
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ def shared_reading(
             cached = _cached(key, what=what)
             if cached is not None:
                 return cached
-    reading = compute()
+    try:
+        reading = compute()
+    except BaseException:
+        if claimed:  # the next caller computes at once instead of waiting for a result that will not come
+            redis_write(lambda client: client.delete(f"{key}:computing"), what=f"{what}_release")
+        raise
     payload = json.dumps(reading, separators=(",", ":"), default=str)
     redis_write(lambda client: client.set(key, payload, px=int(ttl * 1000)), what=what)
     return reading

@@ -401,6 +401,9 @@ if TELEMETRY_WINDOW < TELEMETRY_INTERVAL:
 TELEMETRY_KEY_PREFIX = env.str("TELEMETRY_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:telemetry")
 # Seconds one computed overview is shared by every dashboard.
 TELEMETRY_OVERVIEW_CACHE = env.float("TELEMETRY_OVERVIEW_CACHE", 2.0, minimum=0.1)
+# Seconds the overview's slow parts (dead-letter totals, firing alerts, the sparklines' history) are shared at
+# most; a new sample replaces them sooner (apps/telemetry/freshness.py).
+TELEMETRY_TOTALS_CACHE = env.float("TELEMETRY_TOTALS_CACHE", 30.0, minimum=0.1)
 # Milliseconds each console SQL statement may run (SET LOCAL statement_timeout).
 TELEMETRY_SQL_TIMEOUT = env.int("TELEMETRY_SQL_TIMEOUT", 500, minimum=1)
 # A dependency check slower than this (ms) is "degraded".
@@ -508,6 +511,10 @@ TIMELINE_PRUNE_BATCH = env.int("TIMELINE_PRUNE_BATCH", 5000, minimum=1)
 # Seconds between the overview frames each web process pushes to its /ws/ops/ sockets (and the page's
 # polling period when the socket is down): at most one frame every 2 s.
 CONSOLE_LIVE_INTERVAL = env.float("CONSOLE_LIVE_INTERVAL", 2.0, minimum=2.0)
+# Seconds a page polling /ops/live is let in on its session alone (no user or permission read), after a full
+# check let it in: the longest a change the model signals do not see (a queryset .update()) takes to lock out.
+# Saving the user or changing its groups or permissions locks out at once. 0: check every poll.
+CONSOLE_ACCESS_CACHE = env.float("CONSOLE_ACCESS_CACHE", 30.0, minimum=0.0)
 # The database page (/ops/database): ms each activity statement (connections, long queries, locks) and
 # each statistics statement (indexes, tables, pg_stat_statements) may run, and seconds each is shared.
 CONSOLE_DB_ACTIVITY_TIMEOUT = env.int("CONSOLE_DB_ACTIVITY_TIMEOUT", 200, minimum=1)

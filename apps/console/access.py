@@ -1,17 +1,32 @@
-"""Who may open a console page: staff with console.view_console (superusers have it)."""
+"""Who may open a console page: staff with console.view_console (superusers have it).
+
+A page polling /ops/live every 2 s would read the user row and its permissions on
+every poll. `console_poll` lets a session in on a grant remembered in Redis instead:
+after a full check lets a user in, `<prefix>:console:access:<user id>` holds the
+user's session auth hash (it changes with the password) for CONSOLE_ACCESS_CACHE
+seconds. A poll whose session carries that user and that hash needs no database
+read. Saving the user, or changing its groups, its permissions or its groups'
+permissions, drops the grant at once (signals.py); anything the model signals do
+not see locks the user out within CONSOLE_ACCESS_CACHE seconds. Logging out
+empties the session, so the grant no longer matches it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from apps.web.errors import error_response
+from lib.redis import redis_read, redis_write
 
 VIEW_PERMISSION = "console.view_console"
 
@@ -67,3 +82,53 @@ def json_twin(url_name: str) -> Callable[[Callable[..., HttpResponse]], Callable
         return page
 
     return decorate
+
+
+def console_poll(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """console_page for an endpoint a page polls: a remembered grant lets the session in without a database read.
+
+    Without a grant (first poll, expired, dropped, or Redis down) the full check runs
+    and, when it lets the user in, the grant is remembered for CONSOLE_ACCESS_CACHE seconds.
+    """
+    checked = console_page(view)
+
+    @wraps(view)
+    def polled(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if console_access_remembered(request):
+            return view(request, *args, **kwargs)
+        response = checked(request, *args, **kwargs)
+        if response.status_code == 200:
+            console_access_remember(request.user)
+        return response
+
+    return polled
+
+
+def console_access_remembered(request: HttpRequest) -> bool:
+    """This session's user was let in within CONSOLE_ACCESS_CACHE s, with its current password. One Redis read."""
+    session = request.session
+    user_id, session_hash = session.get(SESSION_KEY), session.get(HASH_SESSION_KEY)
+    if not user_id or not session_hash or session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return False
+    granted = redis_read(lambda client: client.get(_access_key(user_id)), default=None, what="console_access")
+    return isinstance(granted, bytes) and constant_time_compare(granted.decode(), session_hash)
+
+
+def console_access_remember(user: Any) -> None:
+    """Remember that `user` (who just passed the full check) may view the console. One bounded Redis write."""
+    ttl_ms = int(settings.CONSOLE_ACCESS_CACHE * 1000)
+    if ttl_ms <= 0:
+        return
+    auth_hash = user.get_session_auth_hash()
+    redis_write(lambda client: client.set(_access_key(user.pk), auth_hash, px=ttl_ms), what="console_access")
+
+
+def console_access_forget(user_ids: Iterable[object]) -> None:
+    """Drop these users' grants: their next poll runs the full check. One bounded Redis write."""
+    keys = [_access_key(user_id) for user_id in user_ids]
+    if keys:
+        redis_write(lambda client: client.delete(*keys), what="console_access_forget")
+
+
+def _access_key(user_id: object) -> str:
+    return f"{settings.TELEMETRY_KEY_PREFIX}:console:access:{user_id}"

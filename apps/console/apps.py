@@ -7,3 +7,8 @@ class ConsoleConfig(AppConfig):
     name = "apps.console"
     label = "console"
     verbose_name = "Operations console"
+
+    def ready(self) -> None:
+        from apps.console import signals
+
+        signals.connect()

@@ -333,6 +333,7 @@ def discard(*, actor: Any, ids: list[str], reason: str) -> int:
         detail={"ids": letter_ids, "reason": reason.strip()},
     )
     shared_page_data_changed(page=PAGE)
+    telemetry.totals_forget()  # the summary bar's count of new letters, too
     return len(letter_ids)
 
 

@@ -156,6 +156,10 @@ class Overview(Open):
     """console_overview(): every console page's summary bar, and the overview page's tiles."""
 
     generated_at: str
+    totals_read_at: str | None = Field(
+        None, description="When the dead-letter totals and firing alerts were read (refreshed with each sample)"
+    )
+    totals_age_s: Number = Field(None, description="Seconds between totals_read_at and generated_at")
     status: Status
     summary: Summary
     processes: list[Process]

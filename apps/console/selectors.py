@@ -40,11 +40,14 @@ def audit_list(*, limit: int = AUDIT_PAGE_SIZE) -> QuerySet[OperatorAction]:
 
 
 def overview_page(*, range_: str) -> dict[str, Any]:
-    """The overview and the history of its sparklines over `range_`: exactly what /ops/ shows."""
+    """The overview and the history of its sparklines over `range_`: exactly what /ops/ shows.
+
+    Both shared: the overview for ~2 s, the history until the next sample (apps/telemetry/selectors.py).
+    """
     return {
         "range": range_,
         "overview": telemetry.console_overview(),
-        "series": telemetry.metric_series(names=SPARKLINE_SERIES, range_=range_),
+        "series": telemetry.metric_series_shared(names=SPARKLINE_SERIES, range_=range_),
     }
 
 

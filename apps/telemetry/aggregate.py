@@ -4,9 +4,12 @@ What one computation costs, whatever the number of viewers:
 - Redis: one ZRANGEBYSCORE and one MGET of the snapshots, one INFO, one PING;
 - the broker: one pipeline of LLEN + LINDEX per queue on Redis, a passive declare per queue on
   RabbitMQ (read timeout);
-- PostgreSQL: five statements in one transaction under SET LOCAL statement_timeout
-  (TELEMETRY_SQL_TIMEOUT): connections by application_name and state with the
-  connection settings, capped counts of dead letters, the firing alerts;
+- PostgreSQL, every time: three statements in one transaction under SET LOCAL
+  statement_timeout (TELEMETRY_SQL_TIMEOUT) around one read of connections by
+  application_name and state with the connection settings (also the health probe);
+- PostgreSQL, the slow part ("totals"): capped counts of dead letters and the firing
+  alerts, four statements; the console reads them through a cache refreshed with each
+  telemetry sample (selectors.py), the sampler afresh;
 - the provider's breaker state (one Redis read).
 Each part that fails leaves its numbers None and adds a note; nothing raises.
 """
@@ -58,6 +61,7 @@ class Parts:
     redis_info: Timed = field(default_factory=Timed)
     queues: Timed = field(default_factory=Timed)
     database: Timed = field(default_factory=Timed)
+    totals: Timed = field(default_factory=Timed)
     breaker: Timed = field(default_factory=Timed)
 
 
@@ -145,7 +149,7 @@ def _message_age(raw: bytes | None, now: float) -> float | None:
 
 
 def database_read() -> dict[str, Any]:
-    """Connections, connection budget, dead letters and firing alerts: five statements, each under TELEMETRY_SQL_TIMEOUT."""
+    """Connections by application and state, and the connection budget: three statements under TELEMETRY_SQL_TIMEOUT."""
     with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT), connection.cursor() as cursor:
         cursor.execute(
             "SELECT coalesce(application_name, ''), coalesce(state, ''), count(*),"
@@ -154,6 +158,21 @@ def database_read() -> dict[str, Any]:
             " FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
         )
         rows = cursor.fetchall()
+    settings_row = rows[0][3:] if rows else (None, None, None)
+    return {
+        "connections": [{"application_name": a, "state": s, "count": c} for a, s, c, *_ in rows],
+        "max_connections": settings_row[0],
+        "reserved": None if settings_row[1] is None else settings_row[1] + settings_row[2],
+    }
+
+
+def totals_read() -> dict[str, Any]:
+    """Dead letters (capped counts) and the firing alerts: four statements under TELEMETRY_SQL_TIMEOUT.
+
+    The slow part of the overview: it changes when a task dead-letters or the sampler
+    opens or resolves an alert, so the console shares one reading per sample (selectors.py).
+    """
+    with statement_timeout(settings.TELEMETRY_SQL_TIMEOUT), connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM (SELECT 1 FROM dead_letters WHERE status = 'new' LIMIT %s) AS capped),"
             " (SELECT count(*) FROM (SELECT 1 FROM dead_letters LIMIT %s) AS capped),"
@@ -163,11 +182,8 @@ def database_read() -> dict[str, Any]:
         new, total, estimate = cursor.fetchone()
         cursor.execute("SELECT rule, since, summary FROM telemetry_alerts WHERE state = 'firing' ORDER BY since, rule")
         alerts = cursor.fetchall()
-    settings_row = rows[0][3:] if rows else (None, None, None)
     return {
-        "connections": [{"application_name": a, "state": s, "count": c} for a, s, c, *_ in rows],
-        "max_connections": settings_row[0],
-        "reserved": None if settings_row[1] is None else settings_row[1] + settings_row[2],
+        "read_at": time.time(),
         "dead_letters": {"new": new, "total": total if total <= EXACT_COUNT_CAP else max(total, estimate)},
         "alerts": [
             {"rule": rule, "state": "firing", "since": since.isoformat(), "summary": summary}
@@ -184,8 +200,12 @@ def breaker_read() -> dict[str, Any] | None:
     return http_client(PROVIDER_TARGET).breaker_status()
 
 
-def parts_read() -> Parts:
-    """Every read an aggregate needs, each bounded and each allowed to fail on its own."""
+def parts_read(*, totals: Callable[[], dict[str, Any]] = totals_read) -> Parts:
+    """Every read an aggregate needs, each bounded and each allowed to fail on its own.
+
+    `totals` gives the slow part (totals_read's shape): the sampler reads it afresh,
+    the console through its per-sample cache.
+    """
     redis_errors = (*REDIS_ERRORS, ValueError)
     return Parts(
         snapshots=_timed(snapshots_read, what="snapshots", errors=redis_errors),
@@ -193,6 +213,7 @@ def parts_read() -> Parts:
         redis_info=_timed(redis_info_read, what="redis_info", errors=redis_errors),
         queues=_timed(queues_read, what="queues", errors=(*redis_errors, *BROKER_ERRORS)),
         database=_timed(database_read, what="database", errors=(DatabaseError,)),
+        totals=_timed(totals, what="totals", errors=(DatabaseError,)),
         breaker=_timed(breaker_read, what="breaker", errors=redis_errors),
     )
 
@@ -206,16 +227,17 @@ def cluster_overview_build(parts: Parts, *, now: datetime.datetime) -> dict[str,
     known = parts.snapshots.ok
     by_kind = {kind: [s for s in snapshots if s["kind"] == kind] for kind in ("web", "worker", "beat", "relay")}
     database = parts.database.value or {}
+    totals = parts.totals.value or {}
     http = _http_tile(by_kind["web"]) if known else _unknown_http()
     pool = _pool_tile(snapshots, database) if known else None
     ws = _ws_tile(by_kind["web"]) if known else None
     queues = parts.queues.value
-    dead_letters = database.get("dead_letters") or {"new": None, "total": None}
+    dead_letters = totals.get("dead_letters") or {"new": None, "total": None}
     tasks = (
         _tasks_tile(by_kind["worker"]) if known else {"succeeded": None, "failed": None, "retried": None, "per_s": None}
     )
     provider = _provider_tile(snapshots, parts.breaker.value)
-    alerts = database.get("alerts", [])
+    alerts = totals.get("alerts", [])
     health = _health(parts, by_kind, provider)
     tiles = {
         "http": http,
@@ -231,7 +253,9 @@ def cluster_overview_build(parts: Parts, *, now: datetime.datetime) -> dict[str,
     }
     overview = {
         "generated_at": now.isoformat(),
-        "summary": _summary(tiles, alerts if parts.database.ok else None),
+        "totals_read_at": _iso(totals.get("read_at")),
+        "totals_age_s": None if "read_at" not in totals else round(max(0.0, now.timestamp() - totals["read_at"]), 1),
+        "summary": _summary(tiles, alerts if parts.totals.ok else None),
         "processes": [_process(s, now=now.timestamp()) for s in snapshots],
         "tiles": tiles,
         "health": health,
@@ -469,6 +493,7 @@ def _notes(parts: Parts) -> list[str]:
         "redis_info": "Redis INFO",
         "queues": "queue depths (broker)",
         "database": "PostgreSQL numbers",
+        "totals": "dead letters and firing alerts (PostgreSQL)",
         "breaker": "the provider's breaker state",
     }
     return [
@@ -476,6 +501,10 @@ def _notes(parts: Parts) -> list[str]:
         for part, label in names.items()
         if not getattr(parts, part).ok
     ]
+
+
+def _iso(unix: float | None) -> str | None:
+    return None if unix is None else datetime.datetime.fromtimestamp(unix, tz=datetime.UTC).isoformat()
 
 
 def _round(value: float | None) -> float | None:

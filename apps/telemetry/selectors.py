@@ -4,11 +4,17 @@
 seconds for the whole cluster and shared through Redis, so twenty open
 dashboards cost what one does; every read behind it is bounded and may fail on
 its own (its numbers become None and `notes` says why).
+
+Parts that move with the sampler are shared longer (docs/console.md, "What an open
+dashboard costs"): the dead-letter totals and firing alerts, and the sparklines'
+history, are cached under the latest sample's time (freshness.py), so a new sample
+replaces them.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 from typing import Any
 
 import structlog
@@ -16,10 +22,12 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from apps.telemetry.aggregate import cluster_overview_build, parts_read, snapshots_read
+from apps.telemetry.aggregate import cluster_overview_build, parts_read, snapshots_read, totals_read
+from apps.telemetry.freshness import sample_marker, slow_parts_ttl
 from apps.telemetry.models import Alert
 from apps.telemetry.reporter import key
 from lib.db import statement_timeout
+from lib.redis import redis_write
 from lib.shared_cache import shared_reading
 
 logger = structlog.get_logger(__name__)
@@ -50,8 +58,58 @@ def console_overview(*, now: datetime.datetime | None = None) -> dict[str, Any]:
         key("overview"),
         ttl=settings.TELEMETRY_OVERVIEW_CACHE,
         wait=COMPUTE_WAIT_SECONDS,
-        compute=lambda: cluster_overview_build(parts_read(), now=timezone.now()),
+        compute=lambda: cluster_overview_build(parts_read(totals=_totals_shared), now=timezone.now()),
         what="telemetry_overview_cache",
+    )
+
+
+def _totals_shared() -> dict[str, Any]:
+    """The overview's slow part (aggregate.totals_read), one reading per sample for the cluster.
+
+    Talks to Redis (the marker and the shared copy; bounded); PostgreSQL only when
+    the reading is missing. A failed read raises DatabaseError and caches nothing.
+    """
+    return shared_reading(
+        key("overview", "totals", sample_marker()),
+        ttl=slow_parts_ttl(),
+        wait=COMPUTE_WAIT_SECONDS,
+        compute=totals_read,
+        what="telemetry_totals_cache",
+    )
+
+
+def overview_forget() -> None:
+    """Drop the shared overview and its slow parts, so the next reader computes everything afresh (benches, tests)."""
+    client_keys = [key("overview"), key("overview", "computing")]
+    redis_write(
+        lambda client: client.delete(*client_keys, *client.scan_iter(match=key("overview", "*"), count=1000)),
+        what="telemetry_overview_forget",
+    )
+
+
+def totals_forget() -> None:
+    """An action changed the dead letters: the next overview reads the totals afresh. One bounded Redis write."""
+    marker = sample_marker()
+    redis_write(
+        lambda client: client.delete(key("overview", "totals", marker), key("overview", "totals", marker, "computing")),
+        what="telemetry_totals_forget",
+    )
+
+
+def metric_series_shared(*, names: list[str], range_: str) -> dict[str, list[tuple[float, float | None]]]:
+    """metric_series, shared by every viewer until the next sample (the history changes only then).
+
+    Talks to Redis (bounded); PostgreSQL (one statement) when the reading is missing.
+    Raises ValueError as metric_series does. Points come back as [seconds, value] lists.
+    """
+    names = _series_names(names, range_)
+    digest = hashlib.blake2b("\n".join(names).encode(), digest_size=8).hexdigest()
+    return shared_reading(
+        key("overview", "series", range_, digest, sample_marker()),
+        ttl=slow_parts_ttl(),
+        wait=COMPUTE_WAIT_SECONDS,
+        compute=lambda: metric_series(names=names, range_=range_),
+        what="telemetry_series_cache",
     )
 
 
@@ -66,11 +124,7 @@ def metric_series(
     ≤ 288 rows per series). Points are (unix seconds, value); a series the database
     could not give is empty. Raises ValueError for an unknown range or too many names.
     """
-    if range_ not in RANGES:
-        raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_!r}")
-    names = list(dict.fromkeys(names))
-    if len(names) > MAX_SERIES or any(not n or len(n) > 100 for n in names):
-        raise ValueError(f"ask for 1 to {MAX_SERIES} series names of at most 100 characters")
+    names = _series_names(names, range_)
     seconds, step, source = RANGES[range_]
     end = now or timezone.now()
     start = end - datetime.timedelta(seconds=seconds)
@@ -97,6 +151,16 @@ def metric_series(
     for name, point, value in rows:
         series[name].append((float(point), None if value is None else float(value)))
     return series
+
+
+def _series_names(names: list[str], range_: str) -> list[str]:
+    """The names without repeats; ValueError for an unknown range or too many names."""
+    if range_ not in RANGES:
+        raise ValueError(f"range must be one of {', '.join(RANGES)}, got {range_!r}")
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_SERIES or any(not n or len(n) > 100 for n in names):
+        raise ValueError(f"ask for 1 to {MAX_SERIES} series names of at most 100 characters")
+    return names
 
 
 def alert_list(*, limit: int = 100) -> list[dict[str, Any]]:

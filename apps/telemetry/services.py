@@ -6,7 +6,8 @@
 3. read back each rule's series over its "for" window (one query) and evaluate the rules (rules.py);
 4. open an alert row for each rule that starts firing, resolve the row of each that stopped;
 5. after commit, hand each change to the webhook task (never sent from the sampler itself);
-6. prune samples and rollups past TELEMETRY_RETENTION_DAYS, one batch of each per run.
+6. record the sample's time in Redis: the console's slow parts cached under the previous one are replaced;
+7. prune samples and rollups past TELEMETRY_RETENTION_DAYS, one batch of each per run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.telemetry.aggregate import cluster_overview_build, overview_series, parts_read
+from apps.telemetry.freshness import sample_marker_set
 from apps.telemetry.models import Alert, AlertState, MetricSample
 from apps.telemetry.rules import RULES, Point, Verdict, rule_evaluate
 from lib.db import statement_timeout
@@ -43,7 +45,7 @@ class AlertChange:
 def telemetry_sample(
     *, now: datetime.datetime | None = None, notify: Callable[[AlertChange], None] | None = None
 ) -> list[AlertChange]:
-    """Steps 1-6 of the module docstring; returns the alerts that fired or resolved."""
+    """Steps 1-7 of the module docstring; returns the alerts that fired or resolved."""
     now = now or timezone.now()
     overview = cluster_overview_build(parts_read(), now=now)  # 1.
     series = overview_series(overview)
@@ -54,7 +56,8 @@ def telemetry_sample(
         if notify is not None:
             for change in changes:
                 transaction.on_commit(functools.partial(notify, change))  # 5.
-    samples_prune(now=now)  # 6.
+    sample_marker_set(sampled_at=now)  # 6.
+    samples_prune(now=now)  # 7.
     rollups_prune(now=now)
     return changes
 

@@ -11,7 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from apps.console.models import OperatorAction
 from apps.console.shared_cache import shared_page_data_changed
 from apps.payments.models import PaymentStatus
+from apps.telemetry.reporter import key
+from apps.telemetry.selectors import console_overview
 from apps.workers.models import DeadLetter, DeadLetterReplayJob
+from lib.redis import get_client
 from tests.factories import AllocationFactory, PaymentFactory, StaffUserFactory
 from tests.workers.factories import DeadLetterFactory
 
@@ -233,6 +236,18 @@ def test_a_discard_with_its_reason_closes_the_letters_and_is_audited(replayer_cl
     audit = OperatorAction.objects.get(action="deadletter.discard")
     assert audit.detail["reason"] == "refunded by hand"
     assert audit.actor_username == "replayer"
+
+
+def test_a_discard_shows_in_the_summary_bar_at_once_not_at_the_next_sample(replayer_client):
+    letters = DeadLetterFactory.create_batch(2)
+    assert console_overview()["summary"]["dead_letters_new"] == 2  # the totals, cached until the next sample
+
+    replayer_client.post(
+        "/ops/dead-letters/discard", {"ids": [x.id for x in letters], "reason": "refunded by hand", "confirm": "yes"}
+    )
+    get_client("write").delete(key("overview"))  # the 2-s copy expires
+
+    assert console_overview()["summary"]["dead_letters_new"] == 0
 
 
 def test_cancelling_a_job_is_audited(replayer_client):

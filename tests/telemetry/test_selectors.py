@@ -33,7 +33,8 @@ def test_the_overview_has_the_agreed_shape():
     overview = console_overview(now=timezone.now())
 
     assert set(overview) == {
-        "generated_at", "status", "levels", "summary", "processes", "tiles", "health", "alerts", "notes",
+        "generated_at", "totals_read_at", "totals_age_s", "status", "levels", "summary", "processes", "tiles",
+        "health", "alerts", "notes",
     }  # fmt: skip
     assert set(overview["summary"]) == SUMMARY_KEYS
     assert set(overview["tiles"]) == TILE_KEYS
