@@ -145,6 +145,17 @@ def task_totals() -> dict[str, int]:
     return totals
 
 
+def sessions_opened() -> int:
+    """PostgreSQL sessions ever opened on this database (pg_stat_database, PostgreSQL 14+; flushed within a second)."""
+    from django.db import connection
+
+    time.sleep(1.5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
 def counted_pipelines(count: int, sessions: int) -> tuple[PipelineRun, dict[str, int]]:
     """A burst of pipelines, and the tasks the worker ran for them by name (once every notify has run)."""
     before = task_totals()
@@ -251,9 +262,12 @@ def bench_goal(args: argparse.Namespace) -> None:
     noops: list[float] = []
     runs: list[PipelineRun] = []
     ran: dict[str, int] = defaultdict(int)
+    opened = 0
     for _ in range(args.rounds):
         noops.append(bench_noops(bench_noop_reliable, args.noops))
+        sessions_before = sessions_opened()
         run, counted = counted_pipelines(args.pipelines, args.sessions)
+        opened += sessions_opened() - sessions_before
         runs.append(run)
         for name, n in counted.items():
             ran[name] += n
@@ -273,6 +287,7 @@ def bench_goal(args: argparse.Namespace) -> None:
         f"ratio (pipelines/s x tasks per pipeline) / no-op tasks/s: {ratio:.2f} (goal >= {GOAL}; "
         f"per round: {', '.join(f'{run.per_second * tasks_per_pipeline / n:.2f}' for run, n in zip(runs, noops, strict=True))})"
     )
+    print(f"PostgreSQL sessions opened per pipeline task: {opened / sum(ran.values()):.2f} (pg_stat_database)")
     latencies = [latency for run in runs for latency in run.latencies]
     print(f"latency at saturation ({args.pipelines} at once): {latency_words(latencies)}")  # fmt: skip
 

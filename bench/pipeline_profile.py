@@ -10,7 +10,9 @@ counts while the task runs:
 - statements: SQL statements sent (an execute wrapper on the task thread's connection);
 - commits: transactions committed (atomic blocks; statements outside one commit on their own);
 - connects: new PostgreSQL connections (psycopg connects, pool threads included);
-- pool opens / closes: psycopg pools opened and closed, with the ms spent closing;
+- checkouts: connections taken from the process's psycopg pool; checks: the pool's health
+  checks of a connection it hands out (one empty query each, DB_POOL_CHECK);
+- pool closes: psycopg pools closed, with the ms spent closing (joining the pool's threads);
 - redis: Redis round trips (each packed send of redis-py, sync and asyncio: a pipeline is one);
 - publishes: tasks sent to the broker; group sends: channel-layer group_send calls.
 
@@ -33,7 +35,7 @@ from typing import Any
 from celery import signals
 
 COUNTERS = (
-    "tasks", "ms", "cpu_ms", "statements", "commits", "connects", "connects_ms", "pool_opens", "pool_closes", "pool_closes_ms",
+    "tasks", "ms", "cpu_ms", "statements", "commits", "connects", "connects_ms", "checkouts", "checks", "pool_closes", "pool_closes_ms",
     "redis", "publishes", "group_sends",
 )  # fmt: skip
 
@@ -134,7 +136,11 @@ def _install(**_: Any) -> None:
     celery.app.trace.trace_task_ret = _traced(celery.app.trace.trace_task_ret, lambda args: args[0])
     BaseDatabaseWrapper.commit = _counted("commits", BaseDatabaseWrapper.commit)  # type: ignore[method-assign]
     psycopg.Connection.connect = classmethod(_timed("connects", psycopg.Connection.connect.__func__))  # type: ignore[assignment, attr-defined]
-    psycopg_pool.ConnectionPool.open = _counted("pool_opens", psycopg_pool.ConnectionPool.open)  # type: ignore[method-assign]
+    # Django opens the pool before every checkout (at once when it is open): so this counts checkouts.
+    psycopg_pool.ConnectionPool.open = _counted("checkouts", psycopg_pool.ConnectionPool.open)
+    psycopg_pool.ConnectionPool.check_connection = staticmethod(  # type: ignore[method-assign]
+        _counted("checks", psycopg_pool.ConnectionPool.check_connection)
+    )  # type: ignore[method-assign]
     psycopg_pool.ConnectionPool.close = _timed("pool_closes", psycopg_pool.ConnectionPool.close)  # type: ignore[method-assign]
     redis.connection.AbstractConnection.send_packed_command = _counted(  # type: ignore[method-assign]
         "redis", redis.connection.AbstractConnection.send_packed_command

@@ -34,8 +34,9 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
     failure here fails the caller's whole transaction, which never goes on after one.
     """
     with transaction.atomic(savepoint=False):
-        # 1. Serialise deliveries of this step for this payment.
-        payment = Payment.objects.select_for_update().select_related("student").get(id=payment_id)
+        # 1. Serialise deliveries of this step for this payment. Only the payment's row: the joined
+        #    student's would block every insert that references the student meanwhile.
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("student").get(id=payment_id)
         purchase = purchase_get_for_payment(payment_id=payment.id)
         if purchase is None:
             _ensure_purchasable(payment)

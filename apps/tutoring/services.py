@@ -41,8 +41,11 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
     failure here fails the caller's whole transaction, which never goes on after one.
     """
     with transaction.atomic(savepoint=False):
-        # 1. One scheduler per allocation at a time.
-        allocation = TrainerAllocation.objects.select_for_update().select_related("course").get(id=allocation_id)
+        # 1. One scheduler per allocation at a time. Only the allocation's row: locking the joined course
+        #    too would serialise every scheduler and allocator of the course (their inserts key-share it).
+        allocation = (
+            TrainerAllocation.objects.select_for_update(of=("self",)).select_related("course").get(id=allocation_id)
+        )
         if allocation.status != TrainerAllocation.Status.ACTIVE:
             raise AlreadyDone(f"allocation {allocation.id} is {allocation.status}")
         assert allocation.trainer_id is not None  # trainer_allocations_active_has_trainer

@@ -9,6 +9,6 @@ class WorkersConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
-        from apps.workers.connections import task_connection_release
+        from apps.workers.connections import worker_connections_init
 
-        signals.task_postrun.connect(task_connection_release, dispatch_uid="workers_connection_release")
+        signals.worker_init.connect(worker_connections_init, dispatch_uid="workers_connections_init")

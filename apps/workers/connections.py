@@ -22,7 +22,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import signals
+
 from lib.db import db_connection_release
+
+
+def worker_connections_init(**_: Any) -> None:
+    """worker_init: release each task's connection after every other task_postrun receiver has run.
+
+    Connected when the worker starts, after the apps' own receivers (the timeline's
+    flush writes on the task's connection), so the connection goes back once.
+    """
+    signals.task_postrun.connect(task_connection_release, dispatch_uid="workers_connection_release")
 
 
 def task_connection_release(task: Any = None, **_: Any) -> None:
