@@ -18,13 +18,14 @@ def statement_timeout(milliseconds: int | None = None) -> Iterator[None]:
     Reports and maintenance need more than DB_STATEMENT_TIMEOUT; they say so
     here, explicitly and bounded (default DB_REPORT_STATEMENT_TIMEOUT, 120 s).
     SET LOCAL ends with the transaction, so the pooled connection goes back
-    carrying its normal timeout. Inside an outer transaction the block is a
-    savepoint, so the previous value is put back explicitly on the way out
-    (a rollback to the savepoint restores it by itself). Runs two queries.
+    carrying its normal timeout: one query. Inside an outer transaction the
+    block is a savepoint, so the previous value is put back explicitly on the
+    way out (a rollback to the savepoint restores it by itself): two queries.
     """
     timeout = settings.DB_REPORT_STATEMENT_TIMEOUT if milliseconds is None else milliseconds
     if timeout < 1:
         raise ValueError("statement timeout must be at least 1 ms")
+    nested = connection.in_atomic_block
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -33,8 +34,9 @@ def statement_timeout(milliseconds: int | None = None) -> Iterator[None]:
             )
             previous = cursor.fetchone()[0]
         yield
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+        if nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
 
 
 def db_connection_release() -> None:

@@ -138,6 +138,10 @@ if DB_POOL_TIMEOUT >= REQUEST_TIMEOUT:
 DB_STATEMENT_TIMEOUT = env.int("DB_STATEMENT_TIMEOUT", 30_000, minimum=1)
 DB_REPORT_STATEMENT_TIMEOUT = env.int("DB_REPORT_STATEMENT_TIMEOUT", 120_000, minimum=1)
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", 5, minimum=1)
+# Check each pooled connection as it is handed out (one empty query). On by default in Celery workers,
+# whose pool processes keep their pool across tasks (apps/workers/connections.py): after a database
+# restart an idle connection is dead, and a task would spend an attempt finding out.
+DB_POOL_CHECK = env.bool("DB_POOL_CHECK", PROCESS_KIND == "worker")
 
 _database = env.database_url("DATABASE_URL", "postgres://postgres@localhost:5432/ops_console")
 _query_options = _database.pop("OPTIONS")
@@ -146,6 +150,7 @@ DATABASES = {
         "ENGINE": "lib.postgresql",  # Django's, timing each pool checkout (lib/postgresql/base.py)
         **_database,
         "CONN_MAX_AGE": 0,  # the pool owns connection lifetime
+        "CONN_HEALTH_CHECKS": DB_POOL_CHECK,  # with the pool: psycopg_pool's check on every checkout
         "OPTIONS": {
             **_query_options,
             "application_name": f"ops-console:{PROCESS_KIND}",
@@ -294,6 +299,9 @@ else:
 # transport's socket timeout above: Celery's default would retry three times.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A pool process keeps its database pool across tasks; Celery's Django fixup closes the pool (and every
+# connection) only once every this many tasks, a recycle (apps/workers/connections.py).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", 1000, minimum=1)
 # Default prefetch; each queue's worker command sets its own (docs/workers.md).
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1)
 # A task running when the broker connection drops is cancelled (and redelivered), not finished twice.

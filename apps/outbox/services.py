@@ -130,15 +130,27 @@ def outbox_publish(*, message: OutboxMessage) -> bool:
     return True
 
 
+_templates: dict[tuple[str, str, str], Any] = {}
+
+
 def _publish_connection() -> Any:
-    """A broker connection template with short timeouts; kombu pools connections per equal template."""
+    """A broker connection template with short timeouts; kombu pools connections per equal template.
+
+    Built once per broker URLs and options (building one reads a dozen Celery
+    settings, about a millisecond). A template never connects itself: kombu's
+    pools connect clones of it, and forget them after a fork.
+    """
     timeout = settings.OUTBOX_PUBLISH_TIMEOUT
     options = {
         **app.conf.broker_transport_options,
         **bounded_transport_options(settings.CELERY_BROKER_KIND, timeout=timeout, connect_timeout=timeout),
         "max_retries": 1,
     }
-    return app.connection_for_write(transport_options=options)
+    key = (str(app.conf.broker_write_url), str(app.conf.broker_url), repr(sorted(options.items())))
+    template = _templates.get(key)
+    if template is None:
+        template = _templates[key] = app.connection_for_write(transport_options=options)
+    return template
 
 
 @dataclass(frozen=True)

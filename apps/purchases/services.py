@@ -30,10 +30,13 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
     """The purchase a succeeded payment pays for, created on the first call. Three or four queries.
 
     Returns the existing purchase on a repeat, so a caller's follow-up runs every time.
+    Inside a caller's transaction (the pipeline step's) it takes no savepoint: a
+    failure here fails the caller's whole transaction, which never goes on after one.
     """
-    with transaction.atomic():
-        # 1. Serialise deliveries of this step for this payment.
-        payment = Payment.objects.select_for_update().select_related("student").get(id=payment_id)
+    with transaction.atomic(savepoint=False):
+        # 1. Serialise deliveries of this step for this payment. Only the payment's row: the joined
+        #    student's would block every insert that references the student meanwhile.
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("student").get(id=payment_id)
         purchase = purchase_get_for_payment(payment_id=payment.id)
         if purchase is None:
             _ensure_purchasable(payment)

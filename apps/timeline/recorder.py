@@ -8,10 +8,11 @@
   with one bulk INSERT every TIMELINE_FLUSH_INTERVAL, under TIMELINE_SQL_TIMEOUT.
   In a Celery worker no thread runs: the buffer is written after each task, on
   the task's own thread and connection (`timeline_flush_after_task`). Why:
-  Celery's Django fixup closes the process's psycopg pool before and after
-  every task in a prefork child (`close_pool`), so a thread borrowing from that
-  pool meanwhile fails with "the pool 'ops-console-worker' is closed"; a
-  worker's events are all recorded inside tasks anyway. The buffer holds at
+  Celery's Django fixup closes the process's psycopg pool in a prefork child
+  (`close_pool`, once every CELERY_DB_REUSE_MAX tasks: apps/workers/connections.py),
+  so a thread borrowing from that pool meanwhile would fail with "the pool
+  'ops-console-worker' is closed"; a worker's events are all recorded inside
+  tasks anyway. The buffer holds at
   most TIMELINE_BUFFER_MAX events: past that, events are dropped and counted
   (`timeline_dropped`), never waited for. A process that crashes loses at most
   one interval (one task) of buffered events; a clean stop (worker shutdown,

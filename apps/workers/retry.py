@@ -127,7 +127,7 @@ class ReliableTask(Task):
             message = f"delivered {deliveries} times without finishing (the worker died running it)"
             return self._dead_letter(args, kwargs, PoisonMessage(message), reason=DeadLetterReason.POISON)
         try:
-            inspect.signature(self.run).bind(*args, **kwargs)
+            self._run_signature().bind(*args, **kwargs)
         except TypeError as exc:
             return self._dead_letter(args, kwargs, InvalidTaskArguments(str(exc)), reason=DeadLetterReason.VALIDATION)
         try:
@@ -145,6 +145,15 @@ class ReliableTask(Task):
             return self._dead_letter(args, kwargs, exc, reason=DeadLetterReason.PERMANENT)
         self._resolve_replayed()
         return result
+
+    def _run_signature(self) -> inspect.Signature:
+        """The signature of `run`, computed once per task object (and again if `run` is replaced)."""
+        run = self.run
+        function = getattr(run, "__func__", run)  # a bound method is a new object at every access
+        cached = self.__dict__.get("_ops_run_signature")
+        if cached is None or cached[0] is not function:
+            cached = self.__dict__["_ops_run_signature"] = (function, inspect.signature(run))
+        return cached[1]
 
     # --- policy steps ------------------------------------------------------------
 

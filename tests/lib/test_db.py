@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
 from lib.db import current_statement_timeout, statement_timeout
 
@@ -42,3 +43,13 @@ def test_a_statement_past_the_explicit_timeout_is_cancelled():
 def test_a_timeout_below_one_millisecond_is_refused():
     with pytest.raises(ValueError, match="at least 1 ms"), statement_timeout(0):
         pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_timeout_is_set_in_one_query_and_ends_with_its_own_transaction(settings):
+    with CaptureQueriesContext(connection) as queries, statement_timeout(5_000):
+        assert current_statement_timeout() == "5s"
+
+    # One set_config: nothing puts the old value back by hand.
+    assert len([query for query in queries.captured_queries if "set_config" in query["sql"]]) == 1
+    assert current_statement_timeout() == f"{settings.DB_STATEMENT_TIMEOUT // 1000}s"

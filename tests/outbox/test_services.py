@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage
-from apps.outbox.services import outbox_enqueue, outbox_publish, outbox_relay_batch
+from apps.outbox.services import _publish_connection, outbox_enqueue, outbox_publish, outbox_relay_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,3 +101,18 @@ def test_the_relay_keeps_the_correlation_id_of_the_request_that_made_the_hand_of
 
     [message] = broker.messages("purchases")
     assert message["headers"]["x_correlation_id"] == "req-abc-123"
+
+
+def test_publishes_share_one_connection_template_until_the_broker_or_its_bounds_change(settings):
+    first = _publish_connection()
+
+    assert _publish_connection() is first
+    settings.OUTBOX_PUBLISH_TIMEOUT = 0.3
+    assert _publish_connection() is not first
+    assert _publish_connection().transport_options["socket_timeout"] == 0.3
+
+
+def test_a_changed_broker_gets_its_own_connection_template(stalled_broker):
+    template = _publish_connection()
+
+    assert "127.0.0.1" in template.as_uri()
