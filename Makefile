@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint format bench services clean
+.PHONY: run test test-pgbouncer lint format bench services clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) scripts/devstack.py test $(ARGS)
+
+# The database-heavy suites through a real PgBouncer in transaction mode (docs/pgbouncer.md).
+test-pgbouncer: $(STAMP)
+	$(PY) scripts/devstack.py test-pgbouncer $(ARGS)
 
 services: $(STAMP)
 	$(PY) scripts/devstack.py services

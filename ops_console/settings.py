@@ -137,19 +137,41 @@ DB_STATEMENT_TIMEOUT = env.int("DB_STATEMENT_TIMEOUT", 30_000, minimum=1)
 DB_REPORT_STATEMENT_TIMEOUT = env.int("DB_REPORT_STATEMENT_TIMEOUT", 120_000, minimum=1)
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 
+# Behind PgBouncer in transaction mode (docs/pgbouncer.md): no startup `options`, no prepared statements,
+# no server-side cursors; the base statement_timeout is the role's (ALTER ROLE ... SET, checked by ops_console.E030).
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", False)
+# What the PgBouncer in front of the database allows, for `manage.py connection_budget` and the database page:
+# server connections for our database/user pair (default_pool_size + reserve_pool_size) and client connections.
+PGBOUNCER_POOL_SIZE = env.int("PGBOUNCER_POOL_SIZE", 20, minimum=1)
+PGBOUNCER_MAX_CLIENT_CONN = env.int("PGBOUNCER_MAX_CLIENT_CONN", 100, minimum=1)
+
 _database = env.database_url("DATABASE_URL", "postgres://postgres@localhost:5432/ops_console")
 _query_options = _database.pop("OPTIONS")
+if DB_PGBOUNCER:
+    for _option in ("options", "prepare_threshold"):
+        if _query_options.get(_option):
+            raise ImproperlyConfigured(
+                f"DATABASE_URL sets {_option}, which cannot work with DB_PGBOUNCER: PgBouncer rejects or drops "
+                "startup options, and prepared statements break in transaction mode (docs/pgbouncer.md)"
+            )
+    # Django's default already; pinned, since a prepared statement lives in one server session.
+    _session_options: dict[str, Any] = {"prepare_threshold": None}
+else:
+    # Every pooled connection carries the statement timeout from birth.
+    _options = f"-c statement_timeout={DB_STATEMENT_TIMEOUT} {_query_options.get('options', '')}"
+    _session_options = {"options": _options.strip()}
 DATABASES = {
     "default": {
         "ENGINE": "lib.postgresql",  # Django's, timing each pool checkout (lib/postgresql/base.py)
         **_database,
         "CONN_MAX_AGE": 0,  # the pool owns connection lifetime
+        # .iterator()'s named cursors live in a server session, which transaction pooling hands to others.
+        "DISABLE_SERVER_SIDE_CURSORS": DB_PGBOUNCER,
         "OPTIONS": {
             **_query_options,
             "application_name": f"ops-console:{PROCESS_KIND}",
             "connect_timeout": DB_CONNECT_TIMEOUT,
-            # Every pooled connection carries the statement timeout from birth.
-            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT} {_query_options.get('options', '')}".strip(),
+            **_session_options,
             "pool": {
                 "min_size": DB_POOL_MIN_SIZE,
                 "max_size": DB_POOL_MAX_SIZE,
