@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from lib.logging import build_logging_config, process_kind
 from ops_console import queues
-from ops_console.env import celery_broker_url, env, require_strong_secret_key
+from ops_console.env import celery_broker_url, env, require_local_hosts_when_debugging, require_strong_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROCESS_KIND = env.str("OPS_PROCESS_KIND", None) or process_kind(sys.argv)
@@ -31,7 +31,9 @@ if not SECRET_KEY:
 elif not DEBUG:
     require_strong_secret_key("SECRET_KEY", SECRET_KEY)
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = require_local_hosts_when_debugging(
+    DEBUG, env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DJANGO_APPS = [

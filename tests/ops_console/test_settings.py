@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from tests.support.processes import child_env, run_manage
+from tests.support.processes import ROOT, child_env, run_manage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -216,3 +219,13 @@ def test_behind_pgbouncer_a_database_url_asking_for_session_state_is_refused(opt
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "DB_PGBOUNCER" in result.stderr
+
+
+def test_the_web_server_refuses_to_start_with_debug_on_for_a_public_host():
+    env = child_env(DEBUG="1", SECRET_KEY="dev", ALLOWED_HOSTS="ops.example.com")
+    command = [sys.executable, "-m", "uvicorn", "ops_console.asgi:application", "--host", "127.0.0.1", "--port", "0"]
+
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode != 0
+    assert "DEBUG is on and ALLOWED_HOSTS names ops.example.com" in result.stderr
