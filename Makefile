@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run cluster test test-rabbitmq lint format bench services clean
+.PHONY: run cluster test test-rabbitmq test-pgbouncer lint format bench services clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(STAMP)
 # in a virtual host of their own; says so in one line and succeeds when no RabbitMQ answers.
 test-rabbitmq: $(STAMP)
 	$(PY) scripts/devstack.py test-rabbitmq $(ARGS)
+
+# The database-heavy suites through a real PgBouncer in transaction mode (docs/pgbouncer.md).
+test-pgbouncer: $(STAMP)
+	$(PY) scripts/devstack.py test-pgbouncer $(ARGS)
 
 services: $(STAMP)
 	$(PY) scripts/devstack.py services

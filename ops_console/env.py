@@ -244,6 +244,23 @@ def require_strong_secret_key(name: str, value: str) -> str:
     return value
 
 
+LOCAL_HOSTS = frozenset({"localhost", ".localhost", "127.0.0.1", "[::1]", "testserver"})
+
+
+def require_local_hosts_when_debugging(debug: bool, hosts: list[str]) -> list[str]:
+    """Refuse DEBUG with a host other machines reach: its error pages show settings and tracebacks.
+
+    At settings load, so it stops every process (uvicorn, runserver, workers, manage.py) before it serves.
+    """
+    public = [host for host in hosts if host not in LOCAL_HOSTS and not host.endswith(".localhost")]
+    if debug and public:
+        raise ImproperlyConfigured(
+            f"DEBUG is on and ALLOWED_HOSTS names {', '.join(public)}: debug pages would show settings and "
+            f"tracebacks to other machines. Turn DEBUG off, or list only {', '.join(sorted(LOCAL_HOSTS))}"
+        )
+    return hosts
+
+
 def celery_broker_url(redis_url: str) -> str:
     """Kombu spells a unix-socket Redis URL redis+socket:// and its database ?virtual_host=N."""
     if not redis_url.startswith("unix://"):

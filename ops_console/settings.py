@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from lib.broker import bounded_transport_options, broker_kind
 from lib.logging import build_logging_config, process_kind
 from ops_console import queues
-from ops_console.env import celery_broker_url, env, require_strong_secret_key
+from ops_console.env import celery_broker_url, env, require_local_hosts_when_debugging, require_strong_secret_key
 from ops_console.queues import task_queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +33,9 @@ if not SECRET_KEY:
 elif not DEBUG:
     require_strong_secret_key("SECRET_KEY", SECRET_KEY)
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = require_local_hosts_when_debugging(
+    DEBUG, env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DJANGO_APPS = [
@@ -143,20 +145,42 @@ DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 # restart an idle connection is dead, and a task would spend an attempt finding out.
 DB_POOL_CHECK = env.bool("DB_POOL_CHECK", PROCESS_KIND == "worker")
 
+# Behind PgBouncer in transaction mode (docs/pgbouncer.md): no startup `options`, no prepared statements,
+# no server-side cursors; the base statement_timeout is the role's (ALTER ROLE ... SET, checked by ops_console.E030).
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", False)
+# What the PgBouncer in front of the database allows, for `manage.py connection_budget` and the database page:
+# server connections for our database/user pair (default_pool_size + reserve_pool_size) and client connections.
+PGBOUNCER_POOL_SIZE = env.int("PGBOUNCER_POOL_SIZE", 20, minimum=1)
+PGBOUNCER_MAX_CLIENT_CONN = env.int("PGBOUNCER_MAX_CLIENT_CONN", 100, minimum=1)
+
 _database = env.database_url("DATABASE_URL", "postgres://postgres@localhost:5432/ops_console")
 _query_options = _database.pop("OPTIONS")
+if DB_PGBOUNCER:
+    for _option in ("options", "prepare_threshold"):
+        if _query_options.get(_option):
+            raise ImproperlyConfigured(
+                f"DATABASE_URL sets {_option}, which cannot work with DB_PGBOUNCER: PgBouncer rejects or drops "
+                "startup options, and prepared statements break in transaction mode (docs/pgbouncer.md)"
+            )
+    # Django's default already; pinned, since a prepared statement lives in one server session.
+    _session_options: dict[str, Any] = {"prepare_threshold": None}
+else:
+    # Every pooled connection carries the statement timeout from birth.
+    _options = f"-c statement_timeout={DB_STATEMENT_TIMEOUT} {_query_options.get('options', '')}"
+    _session_options = {"options": _options.strip()}
 DATABASES = {
     "default": {
         "ENGINE": "lib.postgresql",  # Django's, timing each pool checkout (lib/postgresql/base.py)
         **_database,
         "CONN_MAX_AGE": 0,  # the pool owns connection lifetime
         "CONN_HEALTH_CHECKS": DB_POOL_CHECK,  # with the pool: psycopg_pool's check on every checkout
+        # .iterator()'s named cursors live in a server session, which transaction pooling hands to others.
+        "DISABLE_SERVER_SIDE_CURSORS": DB_PGBOUNCER,
         "OPTIONS": {
             **_query_options,
             "application_name": f"ops-console:{PROCESS_KIND}",
             "connect_timeout": DB_CONNECT_TIMEOUT,
-            # Every pooled connection carries the statement timeout from birth.
-            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT} {_query_options.get('options', '')}".strip(),
+            **_session_options,
             "pool": {
                 "min_size": DB_POOL_MIN_SIZE,
                 "max_size": DB_POOL_MAX_SIZE,

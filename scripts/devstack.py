@@ -4,6 +4,7 @@
     python scripts/devstack.py cluster        # the same, with HAProxy in front of 2 web instances, 2 workers
     python scripts/devstack.py test [ARGS]    # services, then pytest ARGS
     python scripts/devstack.py test-rabbitmq [ARGS]  # the worker suite with RabbitMQ as the broker
+    python scripts/devstack.py test-pgbouncer [ARGS]  # the same through PgBouncer in transaction mode
     python scripts/devstack.py services       # services only, printing their URLs
     python scripts/devstack.py bench NAME [ARGS]  # services, then bench/NAME.py ARGS
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, it still imports ops_console.queues
@@ -243,6 +245,171 @@ def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
             process.kill()
         if not persistent:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# --- PgBouncer ------------------------------------------------------------------
+
+PGBOUNCER = Path("/usr/sbin/pgbouncer")
+# A database name PgBouncer maps to the test database with ONE server connection: every client of it
+# shares that connection, so what one leaves on it, the next one sees (tests/pgbouncer).
+PGBOUNCER_SINGLE_SERVER_DB = "ops_console_single"
+
+
+def ensure_pgbouncer() -> Path | None:
+    """Debian's PgBouncer: install it when missing and we may (root, apt-get); None when it is not there.
+
+    Its Debian service is kept from starting (policy-rc.d) and never used: the tests run their own
+    PgBouncer, with their own ini, on a unix socket under .data/.
+    """
+    if PGBOUNCER.exists():
+        return PGBOUNCER
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None
+    say("installing PgBouncer for the PgBouncer suite (apt-get install -y pgbouncer)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "pgbouncer"]
+    with _services_kept_from_starting():
+        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=False)
+            subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+    return PGBOUNCER if PGBOUNCER.exists() else None
+
+
+@contextlib.contextmanager
+def _services_kept_from_starting() -> Iterator[None]:
+    """Debian's invoke-rc.d starts no service while /usr/sbin/policy-rc.d exits 101."""
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where PgBouncer connects: PostgreSQL's host (or socket directory), port, user and password."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+
+    @classmethod
+    def from_url(cls, url: str) -> Upstream:
+        parts = urlsplit(url)
+        socket_dir = parse_qs(parts.query).get("host", [""])[0]
+        return cls(
+            host=socket_dir or parts.hostname or "localhost",
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+        )
+
+    def dsn(self, database: str) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(host=self.host, port=self.port, user=self.user, password=self.password, dbname=database)
+
+
+def pgbouncer_ini(*, upstream: Upstream, directory: Path, port: int, test_database: str) -> str:
+    """Transaction pooling on a unix socket only, in front of `upstream`; any database name passes through."""
+    server = f"host={upstream.host} port={upstream.port}" + (
+        f" password={upstream.password}" if upstream.password else ""
+    )
+    return "\n".join([
+        "[databases]",
+        f"{PGBOUNCER_SINGLE_SERVER_DB} = {server} dbname={test_database} pool_size=1",
+        f"* = {server}",
+        "[pgbouncer]",
+        "listen_addr =",
+        f"listen_port = {port}",
+        f"unix_socket_dir = {directory}",
+        "pool_mode = transaction",
+        "auth_type = trust",
+        f"auth_file = {directory / 'userlist.txt'}",
+        f"admin_users = {upstream.user}",
+        "default_pool_size = 40",
+        "max_client_conn = 1000",
+        # A client waiting longer than this for a server connection gets an error, not a hang.
+        "query_wait_timeout = 30",
+        "log_connections = 0",
+        "log_disconnections = 0",
+        f"logfile = {directory / 'pgbouncer.log'}",
+        f"pidfile = {directory / 'pgbouncer.pid'}",
+        "",
+    ])  # fmt: skip
+
+
+def _pgbouncer_answers(directory: Path, port: int) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(directory / f".s.PGSQL.{port}"))
+        except OSError:
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def embedded_pgbouncer(binary: Path, data_dir: Path, *, direct_url: str, test_database: str) -> Iterator[str]:
+    """Start PgBouncer in front of `direct_url`'s server and yield a DATABASE_URL through it.
+
+    As root it runs as the embedded PostgreSQL's system user (PgBouncer refuses root).
+    """
+    upstream = Upstream.from_url(direct_url)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    port = 6432
+    if len(str(data_dir / f".s.PGSQL.{port}")) > MAX_SOCKET_PATH:
+        raise SystemExit(f"the PgBouncer socket path under {data_dir} is too long for a unix socket")
+    (data_dir / "pgbouncer.ini").write_text(
+        pgbouncer_ini(upstream=upstream, directory=data_dir, port=port, test_database=test_database)
+    )
+    (data_dir / "userlist.txt").write_text(f'"{upstream.user}" ""\n')
+    command = [str(binary), str(data_dir / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        user = "pgserver"
+        shutil.chown(data_dir, user)
+        command[1:1] = ["-u", user]
+    process = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 10
+    while not _pgbouncer_answers(data_dir, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"PgBouncer did not start; see {data_dir / 'pgbouncer.log'}")
+        time.sleep(0.05)
+    say(f"PgBouncer (transaction pooling) ready at {data_dir}")
+    url = f"postgresql://{quote(upstream.user)}@/ops_console?host={data_dir}&port={port}"
+    try:
+        with watching(Watched("PgBouncer", lambda: process.poll() is None, data_dir / "pgbouncer.log")):
+            yield url
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        if process.poll() is None:
+            process.kill()
+
+
+def fresh_database(direct_url: str, name: str, *, statement_timeout_ms: int) -> None:
+    """Create `name` anew, directly (not through PgBouncer, whose idle server connections would block
+    DROP DATABASE), with the role's statement_timeout there: what docs/pgbouncer.md asks of a deployment."""
+    import psycopg
+
+    upstream = Upstream.from_url(direct_url)
+    with psycopg.connect(upstream.dsn("postgres"), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(
+            f"ALTER ROLE CURRENT_USER IN DATABASE \"{name}\" SET statement_timeout = '{statement_timeout_ms}ms'"
+        )
 
 
 # --- Orchestration ------------------------------------------------------------
@@ -604,6 +771,47 @@ def command_test_rabbitmq(args: argparse.Namespace) -> int:
     return returncode
 
 
+# The suites that exercise the database the most, and the PgBouncer-specific proofs (~4 min on 2 busy cores).
+PGBOUNCER_SUITES = (
+    "tests/pgbouncer", "tests/payments", "tests/purchases", "tests/allocations", "tests/tutoring", "tests/outbox",
+    "tests/lib/test_db.py", "tests/lib/test_postgresql.py", "tests/lib/test_admin.py", "tests/lib/test_admin_plans.py",
+    "tests/lib/test_admin_changelists.py", "tests/console/test_budget.py", "tests/web/test_checks.py",
+)  # fmt: skip
+
+
+def command_test_pgbouncer(args: argparse.Namespace) -> int:
+    """The database-heavy suites (or ARGS) through a real PgBouncer in transaction mode (docs/pgbouncer.md).
+
+    Migrations run through it too: pytest-django migrates the test database PgBouncer fronts.
+    """
+    binary = ensure_pgbouncer()
+    if binary is None:
+        say(f"PgBouncer is not installed ({PGBOUNCER}) and cannot be installed here: the PgBouncer suite did NOT run")
+        return 1
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
+    os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "test-whsec-" + secrets.token_hex(16))
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+    os.environ["DB_PGBOUNCER"] = "1"
+    # Short enough that a test can watch the role's timeout fire.
+    os.environ.setdefault("DB_STATEMENT_TIMEOUT", "10000")
+    test_database = os.environ.setdefault("DATABASE_TEST_NAME", "test_ops_console_pgbouncer")
+    with services("test-pgbouncer", disposable=True) as env:
+        direct_url = env["DATABASE_URL"]
+        fresh_database(direct_url, test_database, statement_timeout_ms=int(env["DB_STATEMENT_TIMEOUT"]))
+        pgbouncer = embedded_pgbouncer(
+            binary, DATA / "test-pgbouncer" / "pgbouncer", direct_url=direct_url, test_database=test_database
+        )
+        with pgbouncer as url:
+            env = {**env, "DATABASE_URL": url}
+            # --reuse-db: the database made above is migrated through PgBouncer, and never dropped through it.
+            named = any(arg.startswith("tests") for arg in args.pytest_args)
+            pytest_args = ["--reuse-db", *args.pytest_args, *([] if named else PGBOUNCER_SUITES)]
+            completed = subprocess.run([PYTHON, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+            return completed.returncode
+
+
 def command_bench(args: argparse.Namespace) -> int:
     """Run bench/<name>.py against its own disposable services, so test runs neither slow it nor share its keys."""
     script = ROOT / "bench" / f"{args.name}.py"
@@ -629,6 +837,7 @@ def command_services(_args: argparse.Namespace) -> int:
 
 def command_clean(_args: argparse.Namespace) -> int:
     shutil.rmtree(DATA / "test", ignore_errors=True)
+    shutil.rmtree(DATA / "test-pgbouncer", ignore_errors=True)
     return 0
 
 
@@ -645,11 +854,14 @@ def main() -> int:
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(handler=command_bench)
     commands.add_parser("clean").set_defaults(handler=command_clean)
+    commands.add_parser("test-pgbouncer", help="run pytest through PgBouncer; every later argument is passed to it")
     argv = sys.argv[1:]
     if argv[:1] in (["test"], ["test-rabbitmq"]):
         # Everything after `test` belongs to pytest, untouched.
         handler = command_test if argv[0] == "test" else command_test_rabbitmq
         args = argparse.Namespace(handler=handler, pytest_args=argv[1:])
+    elif argv[:1] == ["test-pgbouncer"]:
+        args = argparse.Namespace(handler=command_test_pgbouncer, pytest_args=argv[1:])
     else:
         args = parser.parse_args(argv)
     os.chdir(ROOT)

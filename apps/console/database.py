@@ -71,12 +71,14 @@ def database_pools(*, server: dict[str, Any]) -> dict[str, Any]:
     pools = [_pool_row(s) for s in snapshots or [] if s.get("pool")]
     pool_max_sum = sum(p["max"] for p in pools) if snapshots is not None else None
     web_max = max((p["max"] for p in pools if p["kind"] == "web"), default=settings.DB_POOL_MAX_SIZE)
-    budget = budget_summary(
-        pool_max_sum=pool_max_sum,
-        max_connections=server.get("max_connections"),
-        reserved=server.get("reserved"),
-        web_pool_max=web_max,
+    # Behind PgBouncer the pools' connections are its clients; its own server pools are static config
+    # (`manage.py connection_budget --pgbouncer` checks those against PostgreSQL).
+    limits = (
+        {"max_connections": settings.PGBOUNCER_MAX_CLIENT_CONN, "reserved": 0, "limit": "PgBouncer"}
+        if settings.DB_PGBOUNCER
+        else {"max_connections": server.get("max_connections"), "reserved": server.get("reserved")}
     )
+    budget = budget_summary(pool_max_sum=pool_max_sum, web_pool_max=web_max, **limits)
     totals: dict[str, Any] = {
         k: sum(p[k] for p in pools)
         for k in ("size", "max", "in_use", "idle", "waiting", "timeouts", "lost", "checkouts")

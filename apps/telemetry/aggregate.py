@@ -302,7 +302,13 @@ def _pool_tile(snapshots: list[dict[str, Any]], database: dict[str, Any]) -> dic
 
 
 def _budget(pool_max_sum: int | None, database: dict[str, Any]) -> dict[str, Any]:
-    max_connections, reserved = database.get("max_connections"), database.get("reserved")
+    """Σ pool max against PostgreSQL's limit, or behind PgBouncer against its max_client_conn (docs/pgbouncer.md)."""
+    max_connections: int | None
+    reserved: int | None
+    if settings.DB_PGBOUNCER:
+        max_connections, reserved, limit = settings.PGBOUNCER_MAX_CLIENT_CONN, 0, "PgBouncer"
+    else:
+        max_connections, reserved, limit = database.get("max_connections"), database.get("reserved"), "PostgreSQL"
     headroom = None
     if None not in (pool_max_sum, max_connections, reserved):
         headroom = max_connections - reserved - pool_max_sum  # type: ignore[operator]  # all known here
@@ -311,6 +317,7 @@ def _budget(pool_max_sum: int | None, database: dict[str, Any]) -> dict[str, Any
         "max_connections": max_connections,
         "reserved": reserved,
         "headroom": headroom,
+        "limit": limit,
     }
 
 
@@ -522,7 +529,7 @@ def overview_series(overview: dict[str, Any]) -> dict[str, float | None]:
         series.update({f"{tile}.{k}": _number(v) for k, v in tiles[tile].items()})
     pool = tiles["db_pool"]
     series.update({f"db_pool.{k}": _number(v) for k, v in pool.items() if k != "budget"})
-    series.update({f"db_pool.budget.{k}": _number(v) for k, v in pool["budget"].items()})
+    series.update({f"db_pool.budget.{k}": _number(v) for k, v in pool["budget"].items() if k != "limit"})
     series["db_pool.usage"] = _ratio(pool["in_use"], pool["max"])
     ws = tiles["websockets"]
     series.update({f"websockets.{k}": _number(ws[k]) for k in ("connections", "cap", "refused", "dropped")})

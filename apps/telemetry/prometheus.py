@@ -143,7 +143,7 @@ def _cluster_metrics(overview: dict[str, Any]) -> Iterator[Metric]:
         pg.add_metric([row["application_name"], row["state"]], row["count"])
     budget = tiles["db_pool"]["budget"]
     pg_max = GaugeMetricFamily("ops_pg_max_connections", "max_connections minus reserved connections.")
-    if budget["max_connections"] is not None and budget["reserved"] is not None:
+    if budget["limit"] == "PostgreSQL" and budget["max_connections"] is not None and budget["reserved"] is not None:
         pg_max.add_metric([], budget["max_connections"] - budget["reserved"])
     health = GaugeMetricFamily("ops_dependency_health", "0 ok, 1 degraded, 2 down.", labels=["dependency"])
     took = GaugeMetricFamily("ops_dependency_check_seconds", "Time the last check took.", labels=["dependency"])

@@ -9,6 +9,7 @@ class WebConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import before_task_publish, task_postrun, task_prerun
 
+        from apps.web import checks  # noqa: F401  (registers the PgBouncer statement timeout check)
         from apps.web.correlation import (
             celery_add_correlation_header,
             celery_bind_correlation_id,

@@ -90,7 +90,15 @@ class DeadlineMiddleware(HybridMiddleware):
 
 
 class _StatementTimeoutCap:
-    """An execute wrapper lowering statement_timeout to the remaining budget."""
+    """An execute wrapper lowering statement_timeout to the remaining budget.
+
+    Directly on PostgreSQL the cap is set for the session once and lowered as the
+    budget shrinks; the middleware puts the default back at the end. Behind
+    PgBouncer in transaction mode a session setting would stay on a server
+    connection other clients get next, so the cap is `SET LOCAL` (is_local) and
+    set before each statement inside a transaction only; a statement in
+    autocommit is bounded by the role's DB_STATEMENT_TIMEOUT (docs/pgbouncer.md).
+    """
 
     def __init__(self) -> None:
         self.applied_ms: int | None = None
@@ -101,14 +109,25 @@ class _StatementTimeoutCap:
             if remaining <= 0:
                 raise DeadlineExceeded
             budget_ms = max(1, int(remaining * 1000))
-            ceiling = settings.DB_STATEMENT_TIMEOUT if self.applied_ms is None else self.applied_ms
-            if ceiling - budget_ms > STATEMENT_TIMEOUT_SLACK_MS:
-                # The raw cursor: going through Django's would re-enter this wrapper.
-                context["cursor"].cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, false)", [f"{budget_ms}ms"]
-                )
-                self.applied_ms = budget_ms
+            if settings.DB_PGBOUNCER:
+                self._cap_transaction(context, budget_ms)
+            else:
+                self._cap_session(context, budget_ms)
         return execute(sql, params, many, context)
+
+    def _cap_session(self, context: dict[str, Any], budget_ms: int) -> None:
+        ceiling = settings.DB_STATEMENT_TIMEOUT if self.applied_ms is None else self.applied_ms
+        if ceiling - budget_ms > STATEMENT_TIMEOUT_SLACK_MS:
+            # The raw cursor: going through Django's would re-enter this wrapper.
+            context["cursor"].cursor.execute("SELECT set_config('statement_timeout', %s, false)", [f"{budget_ms}ms"])
+            self.applied_ms = budget_ms
+
+    @staticmethod
+    def _cap_transaction(context: dict[str, Any], budget_ms: int) -> None:
+        if not context["connection"].in_atomic_block:
+            return
+        if settings.DB_STATEMENT_TIMEOUT - budget_ms > STATEMENT_TIMEOUT_SLACK_MS:
+            context["cursor"].cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{budget_ms}ms"])
 
 
 class DatabaseDeadlineMiddleware:

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.realtime.origins import parse_origin
-from ops_console.env import celery_broker_url, env
+from ops_console.env import celery_broker_url, env, require_local_hosts_when_debugging
 from tests.support.processes import ROOT
 
 
@@ -191,3 +191,19 @@ def test_no_app_imports_the_settings_parsing_module():
     ]
 
     assert importers == []
+
+
+@pytest.mark.parametrize("hosts", [["ops.example.com"], ["localhost", "*"], ["10.0.0.5"]])
+def test_debug_with_a_host_other_machines_reach_is_refused_naming_it(hosts):
+    with pytest.raises(ImproperlyConfigured, match=f"DEBUG is on and ALLOWED_HOSTS names {hosts[-1]}"):
+        require_local_hosts_when_debugging(True, hosts)
+
+
+def test_debug_on_this_machine_only_is_accepted():
+    hosts = ["localhost", "127.0.0.1", "[::1]", "testserver", ".localhost", "console.localhost"]
+
+    assert require_local_hosts_when_debugging(True, hosts) == hosts
+
+
+def test_production_may_name_any_host():
+    assert require_local_hosts_when_debugging(False, ["ops.example.com"]) == ["ops.example.com"]

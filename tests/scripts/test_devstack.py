@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -89,3 +90,33 @@ def test_an_exited_process_not_yet_reaped_counts_as_dead():
 
 def test_the_sandbox_provider_never_takes_the_web_servers_port():
     assert devstack._sandbox_port(devstack.SANDBOX_PORT) != devstack.SANDBOX_PORT
+
+
+def test_pgbouncer_reaches_the_embedded_postgresql_through_its_socket_directory():
+    upstream = devstack.Upstream.from_url("postgresql://postgres@/ops_console?host=/srv/.data/test/postgres")
+
+    assert (upstream.host, upstream.port, upstream.user, upstream.password) == (
+        "/srv/.data/test/postgres",
+        5432,
+        "postgres",
+        "",
+    )
+
+
+def test_pgbouncer_reaches_a_named_postgresql_with_its_password():
+    upstream = devstack.Upstream.from_url("postgres://ops:p%40ss@db.internal:5433/ops_console")
+
+    ini = devstack.pgbouncer_ini(upstream=upstream, directory=Path("/run/pgb"), port=6432, test_database="t")
+
+    assert "* = host=db.internal port=5433 password=p@ss" in ini
+    assert "ops_console_single = host=db.internal port=5433 password=p@ss dbname=t pool_size=1" in ini
+    assert "pool_mode = transaction" in ini and "listen_addr =\n" in ini
+
+
+def test_the_pgbouncer_suite_says_it_did_not_run_when_pgbouncer_cannot_be_had(monkeypatch, capsys):
+    monkeypatch.setattr(devstack, "ensure_pgbouncer", lambda: None)
+
+    returned = devstack.command_test_pgbouncer(argparse.Namespace(pytest_args=[]))
+
+    assert returned == 1
+    assert "the PgBouncer suite did NOT run" in capsys.readouterr().out

@@ -1,13 +1,17 @@
 """Check a rollout plan against PostgreSQL's connection budget; exit 1 when it does not fit.
 
     manage.py connection_budget --web 4 --workers 2 --concurrency 4
+    manage.py connection_budget --web 40 --workers 8 --pgbouncer --pgbouncers 2
 
 The server's max_connections and reserved connections are read from the database (one
 statement, bounded) unless given (`--max-connections`, `--reserved`: checks without a database).
+Behind PgBouncer (on by DB_PGBOUNCER) the pools count against PgBouncer's max_client_conn and
+PgBouncer's server pools against PostgreSQL (docs/pgbouncer.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any
 
@@ -15,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 
-from apps.console.budget import Plan, plan_check
+from apps.console.budget import Plan, pgbouncer_plan_check, plan_check
 from lib.db import statement_timeout
 
 
@@ -42,6 +46,25 @@ class Command(BaseCommand):
         parser.add_argument("--relays", type=int, default=1, help="outbox relays")
         parser.add_argument("--max-connections", type=int, help="the server's max_connections (default: read it)")
         parser.add_argument("--reserved", type=int, help="the server's reserved connections (default: read them)")  # fmt: skip
+        parser.add_argument(
+            "--pgbouncer",
+            action=argparse.BooleanOptionalAction,
+            default=settings.DB_PGBOUNCER,
+            help=f"the processes connect through PgBouncer (default DB_PGBOUNCER: {settings.DB_PGBOUNCER})",
+        )
+        parser.add_argument("--pgbouncers", type=int, default=1, help="PgBouncer instances the processes share")
+        parser.add_argument(
+            "--pgbouncer-pool-size",
+            type=int,
+            default=settings.PGBOUNCER_POOL_SIZE,
+            help=f"server connections per PgBouncer (default PGBOUNCER_POOL_SIZE {settings.PGBOUNCER_POOL_SIZE})",
+        )
+        parser.add_argument(
+            "--pgbouncer-max-client-conn",
+            type=int,
+            default=settings.PGBOUNCER_MAX_CLIENT_CONN,
+            help=f"max_client_conn per PgBouncer (default PGBOUNCER_MAX_CLIENT_CONN {settings.PGBOUNCER_MAX_CLIENT_CONN})",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = ("web", "workers", "concurrency", "web_pool_max", "worker_pool_max", "beat", "relays")
@@ -53,15 +76,47 @@ class Command(BaseCommand):
             read_max, read_reserved = _server_limits()
             max_connections = read_max if max_connections is None else max_connections
             reserved = read_reserved if reserved is None else reserved
+        if options["pgbouncer"]:
+            self._check_behind_pgbouncer(plan, options, max_connections=max_connections, reserved=reserved)
+            return
         result = plan_check(plan=plan, max_connections=max_connections, reserved=reserved)
-        for line in result["lines"]:
-            self.stdout.write(f"{line['what']}: {line['processes']} x {line['pool_max']} = {line['connections']}")
+        self._write_lines(result)
         self.stdout.write(
             f"total {result['pool_max_sum']} of {result['available']} "
             f"(max_connections {max_connections} - reserved {reserved}): {result['words']}"
         )
         if not result["fits"]:
             raise CommandError(f"the plan does not fit the connection budget: {result['words']}")
+
+    def _check_behind_pgbouncer(
+        self, plan: Plan, options: dict[str, Any], *, max_connections: int, reserved: int
+    ) -> None:
+        sizes = ("pgbouncers", "pgbouncer_pool_size", "pgbouncer_max_client_conn")
+        if any(options[name] < 1 for name in sizes):
+            raise CommandError("--pgbouncers, --pgbouncer-pool-size and --pgbouncer-max-client-conn must be at least 1")
+        result = pgbouncer_plan_check(
+            plan=plan,
+            pgbouncers=options["pgbouncers"],
+            pool_size=options["pgbouncer_pool_size"],
+            max_client_conn=options["pgbouncer_max_client_conn"],
+            max_connections=max_connections,
+            reserved=reserved,
+        )
+        self._write_lines(result)
+        self.stdout.write(
+            f"clients {result['pool_max_sum']} of {result['available']} "
+            f"(PgBouncer {options['pgbouncers']} x max_client_conn {options['pgbouncer_max_client_conn']}): "
+            f"{result['words']}"
+        )
+        self.stdout.write(result["server_words"])
+        if not result["client_fits"]:
+            raise CommandError(f"the plan does not fit PgBouncer's max_client_conn: {result['words']}")
+        if not result["server_fits"]:
+            raise CommandError(f"PgBouncer's server pools do not fit PostgreSQL: {result['server_words']}")
+
+    def _write_lines(self, result: dict[str, Any]) -> None:
+        for line in result["lines"]:
+            self.stdout.write(f"{line['what']}: {line['processes']} x {line['pool_max']} = {line['connections']}")
 
 
 def _server_limits() -> tuple[int, int]:
