@@ -690,15 +690,14 @@ def command_test(args: argparse.Namespace) -> int:
 # --- RabbitMQ (test-rabbitmq) ------------------------------------------------------
 
 # The tests where the broker matters: real workers (crashes, poison, retries, dead letters, replays), the outbox,
-# the pipeline's hand-offs, queue readings, the console's remote control, correlation headers. Run with
+# queue readings, the console's remote control, correlation headers. Run with
 # CELERY_BROKER_URL naming a virtual host of the run's own.
 RABBITMQ_SUITE = [
-    "tests/workers/test_rabbitmq.py",
-    "tests/workers/test_crashes.py",
+    "tests/workers/test_rabbitmq.py",  # its poison test stands for test_crashes' on this broker
+    "tests/workers/test_crashes.py::test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing",
     "tests/workers/test_pipeline.py",
     "tests/outbox",
-    "tests/pipeline",
-    "tests/console/test_workers.py",
+    "tests/console/test_workers.py::test_a_broadcast_nobody_answers_fails_within_its_timeout_and_is_audited",
     "tests/console/test_workers_control.py",
     "tests/integration/test_celery_correlation.py",
 ]
