@@ -84,7 +84,7 @@ def test_each_drill_shows_on_the_console_and_clears_by_itself(
         expect(redis).to_have_attribute("data-state", "ok", timeout=15_000)
 
         # The provider failing: its answers are 500s during the drill, normal after, by its own timer.
-        _run(page, base, "provider_failing", "2")
+        _run(page, base, "provider_failing", "5")  # a window a loaded machine cannot miss
         during = _charge(sandbox_provider.url)
         wait_until(lambda: _charge(sandbox_provider.url) == 200, timeout=10, what="the provider to recover")
 
