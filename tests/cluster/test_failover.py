@@ -7,6 +7,7 @@ import asyncio
 import signal
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
@@ -27,7 +28,7 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(240)]
 
 TTL = float(CLUSTER_TIMING_ENV["WS_TRACKING_TTL"])
-USERS = 4  # one socket each, two on each instance
+USERS = 4  # one socket each, spread over both instances
 
 
 def _tracked_connections() -> list[int]:
@@ -56,11 +57,12 @@ def test_a_killed_instance_leaves_the_counts_and_its_clients_reconnect_to_the_ot
     victim = cluster.web_named("web1")
 
     async def scenario():
-        sockets = [await open_socket(cluster.front, cookie) for cookie in cookies]
+        sockets = [await connect_until_accepted(cluster.front, cookie) for cookie in cookies]
         placed = [served_by(socket) for socket in sockets]
+        per_instance = sorted(Counter(placed).values())
         before = await asyncio.to_thread(
             wait_until,
-            lambda: sorted(_tracked_connections()) == [2, 2],
+            lambda: sorted(_tracked_connections()) == per_instance,
             timeout=15,
             what="a heartbeat on each instance",
         )
@@ -89,10 +91,10 @@ def test_a_killed_instance_leaves_the_counts_and_its_clients_reconnect_to_the_ot
 
     placed, before, dropped, moved_to, expired_after, listed = asyncio.run(scenario())
 
-    assert sorted(placed) == ["web1", "web1", "web2", "web2"]
+    assert set(placed) == {"web1", "web2"}
     assert before
-    assert dropped == [True, True]
-    assert moved_to == ["web2", "web2"]
+    assert dropped == [True] * placed.count("web1")
+    assert moved_to == ["web2"] * placed.count("web1")
     assert expired_after <= TTL + 3  # its last heartbeat's TTL, and a loaded machine's delay
     assert listed
 
