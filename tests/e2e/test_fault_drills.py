@@ -20,7 +20,7 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 BROWSER = {"SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0"}
-FAST = {"TELEMETRY_INTERVAL": "0.5", "TELEMETRY_OVERVIEW_CACHE": "0.3", "TELEMETRY_TOTALS_CACHE": "0.3",
+FAST = {"TELEMETRY_INTERVAL": "0.5", "TELEMETRY_WINDOW": "5", "TELEMETRY_OVERVIEW_CACHE": "0.3", "TELEMETRY_TOTALS_CACHE": "0.3",
         "CONSOLE_LIVE_INTERVAL": "2",
         "CONSOLE_LONG_QUERY_SECONDS": "0.5", "CONSOLE_DB_ACTIVITY_CACHE": "0.3"}  # fmt: skip
 

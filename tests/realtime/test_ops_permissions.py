@@ -49,12 +49,20 @@ async def _heard(socket, event_type: str, within: float = 1.5) -> bool:
         return False
 
 
+async def _first_but_overview(socket) -> dict:
+    """The first frame other than the console's overview, which the process's feed may push before the
+    handshake's own snapshot (it goes to every open /ws/ops/ socket on its own timer)."""
+    while (event := await next_event(socket))["type"] == "ops.overview":
+        pass
+    return event
+
+
 def _who_hears(server, users: list, event_type: str) -> list[bool]:
     cookies = [session_cookie(user) for user in users]
 
     async def scenario() -> list[bool]:
         sockets = [await open_socket(server, cookie, path="/ws/ops/") for cookie in cookies]
-        firsts = [await next_event(socket) for socket in sockets]
+        firsts = [await _first_but_overview(socket) for socket in sockets]
         assert [first["type"] for first in firsts] == ["ops.snapshot"] * len(sockets)
         await asyncio.to_thread(_publish_to_ops, event_type)
         heard = [await _heard(socket, event_type) for socket in sockets]
@@ -96,7 +104,7 @@ def test_staff_without_any_view_permission_get_the_snapshot_and_no_events(server
 
     async def scenario():
         async with await open_socket(server, cookie, path="/ws/ops/") as socket:
-            first = await next_event(socket)
+            first = await _first_but_overview(socket)
             await asyncio.to_thread(_publish_to_ops, "payment.succeeded")
             await asyncio.to_thread(_publish_to_ops, "other.thing")
             return first, await _heard(socket, "payment.succeeded")
