@@ -11,17 +11,17 @@ docs/cluster.md explains every line of the proxy's configuration.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import debian
+
 HAPROXY = Path("/usr/sbin/haproxy")
-POLICY_RC = Path("/usr/sbin/policy-rc.d")
 STATS_PATH = "/stats"
 STATS_TIMEOUT_S = 2.0
 
@@ -55,32 +55,12 @@ def ensure_haproxy(say: Callable[[str], None] | None = print) -> Path | None:
     found = haproxy_path()
     if found is not None or os.environ.get("HAPROXY_PATH"):  # a binary named but missing is not installed over
         return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not debian.can_install():
         return None
     if say is not None:
         say("installing HAProxy for the cluster (apt-get install -y haproxy)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "haproxy"]
-    with _services_not_started():
-        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
-            # An old or empty package list: refresh it once and try again.
-            subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=False)
-            subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+    debian.install("haproxy", recommends=False)
     return haproxy_path()
-
-
-@contextlib.contextmanager
-def _services_not_started() -> Iterator[None]:
-    """A policy-rc.d that forbids starting services (exit 101), while none is installed; removed afterwards."""
-    if POLICY_RC.exists():
-        yield
-        return
-    POLICY_RC.write_text("#!/bin/sh\nexit 101\n")
-    POLICY_RC.chmod(0o755)
-    try:
-        yield
-    finally:
-        POLICY_RC.unlink(missing_ok=True)
 
 
 def require_haproxy() -> Path:

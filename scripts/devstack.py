@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script, it still imports ops_console.queues
 
-from scripts import cluster, procfile  # noqa: E402
+from scripts import cluster, debian, procfile  # noqa: E402
 
 if TYPE_CHECKING:
     from pgserver import PostgresServer
@@ -226,25 +226,33 @@ def embedded_redis(data_dir: Path, *, persistent: bool) -> Iterator[str]:
         "--appendonly", "yes" if persistent else "no",
     ]  # fmt: skip
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while not _redis_answers(sock):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"embedded Redis did not start; see {data_dir / 'redis.log'}")
-        time.sleep(0.05)
-    say(f"embedded Redis ready at {sock}")
     try:
-        # poll() reaps a Redis that died, so it never lingers as a zombie.
-        with watching(Watched("Redis", lambda: process.poll() is None, data_dir / "redis.log")):
-            yield url
+        with _serving(process, "embedded Redis", partial(_redis_answers, sock), data_dir / "redis.log"):
+            say(f"embedded Redis ready at {sock}")
+            with watching(Watched("Redis", lambda: process.poll() is None, data_dir / "redis.log")):
+                yield url
+    finally:
+        if not persistent:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _serving(process: subprocess.Popen[bytes], name: str, answers: Callable[[], bool], log: Path) -> Iterator[None]:
+    """Wait up to 10 s for the started `process` to answer (SystemExit naming `log` if it never does); stop it
+    when the block ends: SIGTERM, then SIGKILL after 10 s. poll() reaps one that died, so no zombie lingers."""
+    try:
+        deadline = time.monotonic() + 10
+        while not answers():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start; see {log}")
+            time.sleep(0.05)
+        yield
     finally:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
         if process.poll() is None:
             process.kill()
-        if not persistent:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 # --- PgBouncer ------------------------------------------------------------------
@@ -263,31 +271,11 @@ def ensure_pgbouncer() -> Path | None:
     """
     if PGBOUNCER.exists():
         return PGBOUNCER
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not debian.can_install():
         return None
     say("installing PgBouncer for the PgBouncer suite (apt-get install -y pgbouncer)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "pgbouncer"]
-    with _services_kept_from_starting():
-        if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=False)
-            subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+    debian.install("pgbouncer")
     return PGBOUNCER if PGBOUNCER.exists() else None
-
-
-@contextlib.contextmanager
-def _services_kept_from_starting() -> Iterator[None]:
-    """Debian's invoke-rc.d starts no service while /usr/sbin/policy-rc.d exits 101."""
-    policy = Path("/usr/sbin/policy-rc.d")
-    if policy.exists():
-        yield
-        return
-    policy.write_text("#!/bin/sh\nexit 101\n")
-    policy.chmod(0o755)
-    try:
-        yield
-    finally:
-        policy.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -379,23 +367,12 @@ def embedded_pgbouncer(binary: Path, data_dir: Path, *, direct_url: str, test_da
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    deadline = time.monotonic() + 10
-    while not _pgbouncer_answers(data_dir, port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"PgBouncer did not start; see {data_dir / 'pgbouncer.log'}")
-        time.sleep(0.05)
-    say(f"PgBouncer (transaction pooling) ready at {data_dir}")
-    url = f"postgresql://{quote(upstream.user)}@/ops_console?host={data_dir}&port={port}"
-    try:
-        with watching(Watched("PgBouncer", lambda: process.poll() is None, data_dir / "pgbouncer.log")):
+    log = data_dir / "pgbouncer.log"
+    with _serving(process, "PgBouncer", partial(_pgbouncer_answers, data_dir, port), log):
+        say(f"PgBouncer (transaction pooling) ready at {data_dir}")
+        url = f"postgresql://{quote(upstream.user)}@/ops_console?host={data_dir}&port={port}"
+        with watching(Watched("PgBouncer", lambda: process.poll() is None, log)):
             yield url
-    finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        if process.poll() is None:
-            process.kill()
 
 
 def fresh_database(direct_url: str, name: str, *, statement_timeout_ms: int) -> None:
@@ -660,16 +637,11 @@ def ensure_chromium() -> None:
     """
     if CHROMIUM.exists() or os.environ.get("CHROMIUM_PATH"):
         return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not debian.can_install():
         say(f"Chromium is missing at {CHROMIUM} and cannot be installed here: the browser tests will fail")
         return
     say("installing Chromium for the browser tests (apt-get install -y chromium)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "chromium"]
-    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
-        # An old or empty package list: refresh it once and try again.
-        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL, check=False)
-        subprocess.run(install, env=env, stdout=subprocess.DEVNULL, check=False)
+    debian.install("chromium")
 
 
 def command_test(args: argparse.Namespace) -> int:
