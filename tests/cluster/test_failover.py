@@ -12,16 +12,12 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from django.db.models import Count
 
-from apps.allocations.models import TrainerAllocation
 from apps.pipeline.services import pipeline_start_for_payment
-from apps.purchases.models import StudentCoursePurchase
 from apps.realtime.selectors import realtime_connection_stats
-from apps.tutoring.models import TutoringSession
-from apps.workers.models import DeadLetter
-from tests.factories import CourseFactory, PaymentFactory, StaffUserFactory, TrainerFactory, UserFactory
+from tests.factories import PaymentFactory, StaffUserFactory, UserFactory
 from tests.support.cluster import CLUSTER_TIMING_ENV, SERVED_BY, connect_until_accepted, served_by
+from tests.support.pipelines import assert_every_pipeline_ran_once, course_for_pipelines, pipelines_complete
 from tests.support.realtime import close_code_of, open_socket, session_cookie
 from tests.support.waiting import wait_until
 
@@ -179,13 +175,11 @@ SESSIONS = 2
 
 
 def _complete() -> int:
-    return TutoringSession.objects.values("allocation").annotate(n=Count("id")).filter(n=SESSIONS).count()
+    return pipelines_complete(sessions=SESSIONS)
 
 
 def test_a_worker_killed_during_500_pipelines_on_two_workers_loses_and_doubles_nothing(cluster):
-    course = CourseFactory(sessions_per_purchase=SESSIONS)
-    for _ in range(5):
-        TrainerFactory(capacity=RUNS).courses.add(course)
+    course = course_for_pipelines(runs=RUNS, sessions=SESSIONS)
     payments = PaymentFactory.create_batch(RUNS, course=course)
     started = time.monotonic()
     for payment in payments:
@@ -199,10 +193,5 @@ def test_a_worker_killed_during_500_pipelines_on_two_workers_loses_and_doubles_n
     elapsed = time.monotonic() - started
 
     assert killed_at < RUNS
-    assert StudentCoursePurchase.objects.count() == RUNS
-    assert set(StudentCoursePurchase.objects.values_list("payment_id", flat=True)) == {p.id for p in payments}
-    assert TrainerAllocation.objects.count() == RUNS
-    assert TrainerAllocation.objects.values("purchase").distinct().count() == RUNS
-    assert TutoringSession.objects.count() == RUNS * SESSIONS
-    assert not DeadLetter.objects.exists()
+    assert_every_pipeline_ran_once(payments, sessions=SESSIONS)
     print(f"{RUNS} pipelines on {len(cluster.workers)} workers, one killed, in {elapsed:.1f}s")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.db.models import Count
 
-from apps.allocations.models import TrainerAllocation
 from apps.payments.models import Payment
 from apps.pipeline.services import pipeline_start_for_payment
-from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
 from apps.workers.models import DeadLetter
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
+from tests.support.pipelines import assert_every_pipeline_ran_once, course_for_pipelines, pipelines_complete
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -24,13 +22,11 @@ SESSIONS = 2
 
 
 def _complete() -> int:
-    return TutoringSession.objects.values("allocation").annotate(n=Count("id")).filter(n=SESSIONS).count()
+    return pipelines_complete(sessions=SESSIONS)
 
 
 def test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing(start_worker):
-    course = CourseFactory(sessions_per_purchase=SESSIONS)
-    for _ in range(5):
-        TrainerFactory(capacity=RUNS).courses.add(course)
+    course = course_for_pipelines(runs=RUNS, sessions=SESSIONS)
     payments = [PaymentFactory(course=course, student=StudentFactory()) for _ in range(RUNS)]
     # Redeliveries after a kill are expected; none of these tasks is poison.
     worker = start_worker(TASK_MAX_DELIVERIES="20")
@@ -48,12 +44,7 @@ def test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing(st
     elapsed = time.monotonic() - started
 
     assert kills == 3
-    assert StudentCoursePurchase.objects.count() == RUNS
-    assert set(StudentCoursePurchase.objects.values_list("payment_id", flat=True)) == {p.id for p in payments}
-    assert TrainerAllocation.objects.count() == RUNS
-    assert TrainerAllocation.objects.values("purchase").distinct().count() == RUNS
-    assert TutoringSession.objects.count() == RUNS * SESSIONS
-    assert not DeadLetter.objects.exists()
+    assert_every_pipeline_ran_once(payments, sessions=SESSIONS)
     print(f"{RUNS} pipelines with {kills} worker kills in {elapsed:.1f}s")
 
 
