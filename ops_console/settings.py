@@ -339,9 +339,17 @@ OUTBOX_RELAY_GRACE = env.float("OUTBOX_RELAY_GRACE", 5.0, minimum=0.1)
 # ...and the relay's pause between passes when nothing is due, and its batch size.
 OUTBOX_RELAY_INTERVAL = env.float("OUTBOX_RELAY_INTERVAL", 1.0, minimum=0.05)
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", 200, minimum=1)
+# Seconds between two batch deletes of the rows a process has published (one thread per process); 0 deletes
+# each row right after its publish. Well under the grace, or the relay sends rows already published again.
+OUTBOX_FORGET_INTERVAL = env.float("OUTBOX_FORGET_INTERVAL", 0.5, minimum=0.0)
 if OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
     raise ImproperlyConfigured(
         f"OUTBOX_RELAY_GRACE ({OUTBOX_RELAY_GRACE}) must exceed two OUTBOX_PUBLISH_TIMEOUTs ({OUTBOX_PUBLISH_TIMEOUT})"
+    )
+if OUTBOX_FORGET_INTERVAL * 2 + OUTBOX_PUBLISH_TIMEOUT * 2 >= OUTBOX_RELAY_GRACE:
+    raise ImproperlyConfigured(
+        f"OUTBOX_RELAY_GRACE ({OUTBOX_RELAY_GRACE}) must exceed two OUTBOX_FORGET_INTERVALs "
+        f"({OUTBOX_FORGET_INTERVAL}) plus two OUTBOX_PUBLISH_TIMEOUTs ({OUTBOX_PUBLISH_TIMEOUT})"
     )
 # The platform's workers each consume their own queue; `make run` starts one worker on all of them.
 CELERY_TASK_DEFAULT_QUEUE = "default"

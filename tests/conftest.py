@@ -64,12 +64,26 @@ def isolated_telemetry(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def outbox_rows_deleted_at_once(settings) -> Iterator[None]:
+    """In-process tests delete a published outbox row right after its publish, as before batching; the batch
+    (a thread per process, OUTBOX_FORGET_INTERVAL) has its own tests, whose thread ends with them.
+    Processes the tests start batch as in production."""
+    from apps.outbox.services import _published
+
+    settings.OUTBOX_FORGET_INTERVAL = 0
+    yield
+    _published.discard()
+    _published.stop()
+
+
+@pytest.fixture(autouse=True)
 def timeline_flushed_by_the_test(settings) -> Iterator[None]:
     """In-process tests start no timeline flusher: a test that reads buffered events calls timeline_flush(),
     on its own connection, so the rows roll back with it. Processes the tests start batch as in production."""
-    from apps.timeline.recorder import timeline_discard
+    from apps.timeline.recorder import timeline_discard, timeline_stop
 
     settings.TIMELINE_FLUSH_INTERVAL = 0
     timeline_discard()
     yield
     timeline_discard()
+    timeline_stop()

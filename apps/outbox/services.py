@@ -9,14 +9,17 @@ In order:
    rolls back with the change.
 2. On commit, the same process publishes the task (bounded by
    OUTBOX_PUBLISH_TIMEOUT per broker operation, one retry: under a second in
-   all) and deletes the row. A failed publish only logs; the caller's answer
-   never depends on the broker.
+   all) and forgets the row: the process's writer thread deletes the rows it
+   published in one statement every OUTBOX_FORGET_INTERVAL (lib/background.py),
+   so a hand-off costs no transaction of its own after the publish. A failed
+   publish only logs; the caller's answer never depends on the broker.
 3. Rows still present OUTBOX_RELAY_GRACE seconds later are published by the
    relay (`manage.py outbox_relay`), which claims them with FOR UPDATE SKIP
    LOCKED, so any number of relays can run.
 
-Delivery is at least once: a crash between publish and delete sends the task
-again, and every task the outbox carries is idempotent.
+Delivery is at least once: a crash between publish and delete (up to one
+OUTBOX_FORGET_INTERVAL of published rows) sends those tasks again, and every
+task the outbox carries is idempotent.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage
 from lib import metrics
+from lib.background import Batcher
 from lib.broker import bounded_transport_options
 from lib.context import get_correlation_id, reset_correlation_id, set_correlation_id
 from lib.db import db_connection_release
@@ -88,11 +92,37 @@ def _publish_committed(message: OutboxMessage) -> None:
     try:
         db_connection_release()
         if outbox_publish(message=message):
-            OutboxMessage.objects.filter(id=message.id).delete()
+            _forget_published(message.id)
     except Exception as exc:  # the change is committed; the relay finishes the hand-off
         logger.warning("outbox_publish_deferred", message_id=message.id, error_class=type(exc).__name__)
     finally:
         reset_correlation_id(token)
+
+
+def _forget_published(message_id: int) -> None:
+    """The row's task is with the broker: delete it in the next batch, or now (OUTBOX_FORGET_INTERVAL 0, or the
+    batch is full)."""
+    if settings.OUTBOX_FORGET_INTERVAL > 0 and _published.add(message_id):
+        return
+    OutboxMessage.objects.filter(id=message_id).delete()
+
+
+def _delete_published(message_ids: Sequence[int]) -> None:
+    """One DELETE for a batch of published rows; the connection goes back to the pool afterwards."""
+    try:
+        OutboxMessage.objects.filter(id__in=message_ids).delete()
+    finally:
+        db_connection_release()
+
+
+def outbox_forget_published() -> int:
+    """Delete the published rows this process still holds, now; returns how many (tests, and a clean stop)."""
+    return _published.flush()
+
+
+_published: Batcher[int] = Batcher(
+    "outbox-forget", write=_delete_published, interval=lambda: settings.OUTBOX_FORGET_INTERVAL, capacity=lambda: 10_000
+)
 
 
 def outbox_publish(*, message: OutboxMessage) -> bool:

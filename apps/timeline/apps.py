@@ -15,7 +15,3 @@ class TimelineConfig(AppConfig):
         signals.task_prerun.connect(hooks.task_started, dispatch_uid="timeline_task_started")
         signals.task_retry.connect(hooks.task_retried, dispatch_uid="timeline_task_retried")
         signals.task_postrun.connect(hooks.task_finished, dispatch_uid="timeline_task_finished")
-        signals.worker_init.connect(hooks.worker_starting, dispatch_uid="timeline_worker_init")
-        signals.worker_process_init.connect(hooks.worker_starting, dispatch_uid="timeline_child_init")
-        signals.worker_process_shutdown.connect(hooks.process_stopping, dispatch_uid="timeline_child_stop")
-        signals.worker_shutdown.connect(hooks.process_stopping, dispatch_uid="timeline_worker_stop")

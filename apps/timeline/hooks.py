@@ -3,9 +3,7 @@
 Dead-lettering is recorded by apps.workers.retry.ReliableTask itself (it knows
 the reason); a task it dead-lettered ends in SUCCESS for Celery, so
 `task_finished` skips it. Everything goes through the buffer (recorder.py),
-which a worker writes after each task: `task_finished` runs before Celery's
-Django fixup closes the pool (its receivers connect when the worker starts,
-after ours).
+which each pool process's writer thread writes in batches.
 """
 
 from __future__ import annotations
@@ -16,10 +14,7 @@ from apps.timeline.models import TimelineKind
 from apps.timeline.recorder import (
     MESSAGE_MAX,
     task_subject,
-    timeline_flush_after_task,
-    timeline_flush_per_task,
     timeline_record,
-    timeline_stop,
 )
 from apps.web.correlation import CELERY_HEADER
 from lib.context import valid_correlation_id
@@ -83,13 +78,3 @@ def task_finished(
     if state == "FAILURE" or (state == "SUCCESS" and not getattr(request, DEAD_LETTERED_FLAG, False)):
         name = "succeeded" if state == "SUCCESS" else "failed"
         _record(getattr(task, "name", ""), args, name, request, task_id=task_id)
-    timeline_flush_after_task()
-
-
-def worker_starting(**_: Any) -> None:
-    """worker_init (the main process, inherited by forked children) and worker_process_init."""
-    timeline_flush_per_task()
-
-
-def process_stopping(**_: Any) -> None:
-    timeline_stop()

@@ -6,11 +6,19 @@ import datetime
 import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage
-from apps.outbox.services import _publish_connection, outbox_enqueue, outbox_publish, outbox_relay_batch
+from apps.outbox.services import (
+    _publish_connection,
+    outbox_enqueue,
+    outbox_forget_published,
+    outbox_publish,
+    outbox_relay_batch,
+)
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,6 +34,29 @@ def test_a_committed_hand_off_is_published_and_its_row_removed(broker):
 
     assert broker.tasks("purchases") == ["purchases.create_from_payment"]
     assert not OutboxMessage.objects.exists()
+
+
+def test_published_rows_are_deleted_together_in_the_next_batch(broker, settings):
+    settings.OUTBOX_FORGET_INTERVAL = 60  # the writer thread waits: the test writes the batch itself
+    for n in range(3):
+        with transaction.atomic():
+            outbox_enqueue(task_name="purchases.create_from_payment", args=[n])
+
+    assert broker.tasks("purchases") == ["purchases.create_from_payment"] * 3
+    assert OutboxMessage.objects.count() == 3
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox_forget_published() == 3
+    assert [query["sql"].split()[0] for query in queries] == ["BEGIN", "DELETE", "COMMIT"]
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_writer_thread_deletes_published_rows_by_itself(broker, settings):
+    settings.OUTBOX_FORGET_INTERVAL = 0.05
+    with transaction.atomic():
+        outbox_enqueue(task_name="purchases.create_from_payment", args=[7])
+
+    wait_until(lambda: not OutboxMessage.objects.exists(), timeout=5, what="the batch delete")
+    assert broker.tasks("purchases") == ["purchases.create_from_payment"]
 
 
 def test_a_rolled_back_hand_off_is_neither_kept_nor_published(broker):

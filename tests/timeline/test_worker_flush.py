@@ -27,17 +27,19 @@ def _paid_pipelines(count: int) -> list[int]:
 
 def _purchases_succeeded(ids: list[int]) -> int:
     subjects = [f"payment:{payment_id}" for payment_id in ids]
-    return TimelineEvent.objects.filter(subject__in=subjects, kind="task", name="succeeded").count()
+    events = TimelineEvent.objects.filter(subject__in=subjects, kind="task", name="succeeded")
+    return events.order_by().values("subject").distinct().count()
 
 
-def test_a_worker_writes_every_task_event_without_meeting_a_closed_pool(start_worker):
-    # A flush interval far shorter than a task keeps any writer thread busy while tasks end,
-    # and the fixup closes the pool around every task.
+def test_a_worker_writes_every_task_event_while_its_pool_is_closed_around_every_task(start_worker):
+    # A write interval far shorter than a task keeps the writer thread busy while tasks end, and the
+    # fixup closes the pool around every task: a write that meets the closed pool is kept and written
+    # on the next pass, on the pool the next task opened.
     worker = start_worker(TIMELINE_FLUSH_INTERVAL="0.005", DB_POOL_MIN_SIZE="2", CELERY_DB_REUSE_MAX="1")
 
     ids = _paid_pipelines(PIPELINES)
-    wait_until(lambda: _purchases_succeeded(ids) == PIPELINES, timeout=60, what="every purchase task's event")
+    wait_until(lambda: _purchases_succeeded(ids) >= PIPELINES, timeout=60, what="every purchase task's event")
     worker.stop()
 
-    assert "is closed" not in worker.log()
     assert _purchases_succeeded(ids) == PIPELINES
+    assert "batch_writer_failed" not in worker.log()
