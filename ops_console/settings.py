@@ -86,6 +86,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Just above CommonMiddleware, which refuses a Host missing from ALLOWED_HOSTS: GET /health and
+    # /ready go straight to their views, whatever Host a kubelet or load balancer names.
+    "apps.health.middleware.ProbeMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -616,7 +619,7 @@ for _retired in ("TRUST_X_FORWARDED_FOR", "TRUST_X_FORWARDED_PROTO"):
 # ForwardedHeadersMiddleware removes the header from anyone else.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
-# /health and /ready are probed over plain HTTP by load balancers.
+# /health and /ready are probed over plain HTTP by load balancers (apps/health/middleware.py).
 SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)

@@ -3,7 +3,7 @@
     python -m scripts.healthcheck      # GET http://127.0.0.1:$PORT/health, 3 s at most
 
 /health calls no dependency (docs/deployment.md), so a failing check means this process, not
-PostgreSQL or Redis. The request names `localhost` as its Host, which ALLOWED_HOSTS must list.
+PostgreSQL or Redis. It answers whatever Host the request names (apps/health/middleware.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def healthy(port: int, *, host: str = "127.0.0.1", timeout: float = TIMEOUT) -> 
     """True when GET /health answers 200 within `timeout` seconds (network: one request)."""
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        connection.request("GET", "/health", headers={"Host": "localhost"})
+        connection.request("GET", "/health")
         return connection.getresponse().status == 200
     except OSError:
         return False

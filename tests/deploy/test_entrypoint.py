@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 def test_the_entrypoint_becomes_the_web_server_which_passes_the_health_check_and_drains_on_sigterm(tmp_path):
     port = free_port()
     entrypoint = [sys.executable, "-m", "scripts.procfile", "run", "web"]  # the Dockerfile's ENTRYPOINT + CMD
-    server = launch(entrypoint, log_path=tmp_path / "web.log", env=child_env(HOST="127.0.0.1", PORT=str(port)))
+    # ALLOWED_HOSTS names the public host only, as in production: the health check names the container's address.
+    env = child_env(HOST="127.0.0.1", PORT=str(port), ALLOWED_HOSTS="ops.example.com")
+    server = launch(entrypoint, log_path=tmp_path / "web.log", env=env)
     try:
         wait_until_serving(server, f"http://127.0.0.1:{port}")
         # exec, not a child: the process the container engine started is uvicorn itself.
