@@ -308,6 +308,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.recheck_again = False
             session_key = self.session_key or ""  # no session: signs no one in
             user = (await database_sync_to_async(realtime_signed_in_users)([session_key])).get(session_key)
+            if self.closing:  # closed while the database answered
+                return
             if self.access_seen(user):
                 await self._follow_groups([user_group(self.user_id), *await self.role_groups(user)])
 
