@@ -535,6 +535,9 @@ WS_KEY_PREFIX = env.str("WS_KEY_PREFIX", "ws")
 WS_PUBLISH_TIMEOUT = env.float("WS_PUBLISH_TIMEOUT", 1.0, minimum=0.01)
 # Seconds SIGTERM gives open sockets to take their 1001 before the server stops.
 WS_DRAIN_TIMEOUT = env.float("WS_DRAIN_TIMEOUT", 10.0, minimum=0.1)
+# Seconds between an instance's checks that its sockets' sessions still sign in an allowed user
+# (two queries per instance, whatever the number of sockets); model signals act at once.
+WS_ACCESS_RECHECK_INTERVAL = env.float("WS_ACCESS_RECHECK_INTERVAL", 60.0, minimum=0.5)
 
 # --- Payment timeline (apps/timeline, docs/console.md#payment-timeline) ---------
 

@@ -3,7 +3,9 @@
 Close codes: 4401 anonymous, 4403 not allowed (non-staff on /ws/ops/), 1013
 instance full / Redis unavailable / draining / slow reader, 1008 per-user cap or
 repeated policy errors, 1007 repeated malformed JSON, 1003 repeated binary
-frames, 1009 repeated oversized frames, 1001 graceful drain.
+frames, 1009 repeated oversized frames, 1001 graceful drain. An open socket whose
+access is revoked closes with the handshake's codes: 4401 signed out (logout, new
+password, deactivated, deleted), 4403 no longer allowed (no longer staff on /ws/ops/).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from django.conf import settings
 
 from apps.console.live import ensure_overview_feed
 from apps.realtime import tracking
-from apps.realtime.lifecycle import ensure_heartbeat
+from apps.realtime.lifecycle import ensure_access_sweep, ensure_heartbeat
 from apps.realtime.router import ROUTER
-from apps.realtime.services import ops_groups_for_user, ops_snapshot_text, user_group
+from apps.realtime.selectors import realtime_signed_in_users
+from apps.realtime.services import ACCESS_MESSAGE_TYPE, ops_groups_for_user, ops_snapshot_text, user_group
 from apps.realtime.state import STATE, frame_after_close, refused
 from lib import metrics
 from lib.rates import parse_rate
@@ -49,6 +52,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     connection_id = ""
     user_id = 0
+    session_key: str | None = None  # the handshake's session: the one its access is checked against
+    rechecking: asyncio.Task[None] | None = None
+    recheck_again = False  # an access change arrived while a check was running
     reserved = False  # holds a slot of this instance's caps
     in_redis = False  # may have tracking keys in Redis
     tracked = False  # in STATE.connections, the router and Redis
@@ -115,6 +121,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             code = CLOSE_POLICY if reason == "user_limit" else CLOSE_TRY_AGAIN_LATER
             return await self._refuse(code, reason)
         self.user_id, self.reserved, self.connection_id = user.id, True, uuid.uuid4().hex
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.groups_joined = [user_group(user.id), *await self.role_groups(user)]
         reason = await self._track_and_join()
         if reason is not None:
@@ -127,6 +134,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.accepted = True
         self._start_writer()
         ensure_heartbeat()
+        ensure_access_sweep()
         logger.info("ws_connected", connection_id=self.connection_id, user_id=self.user_id, path=self.scope["path"])
         await self.on_open()
 
@@ -201,6 +209,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def realtime_event(self, message: dict[str, Any]) -> None:
         """A published event, from the router; never awaits the client, so a slow reader cannot stall delivery."""
+        if message.get("type") == ACCESS_MESSAGE_TYPE:  # in-memory frames (the snapshot) carry no type
+            return self.access_changed(ended_session=message.get("ended_session"))
         if self.seen is None:
             self.seen = deque(maxlen=SEEN_KEYS)
         elif message["key"] in self.seen:
@@ -280,6 +290,76 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.writer.cancel()
         await self._close_once(CLOSE_GOING_AWAY)
 
+    # --- Access: revoked in the admin, by logout or a new password -----------
+
+    def access_changed(self, *, ended_session: str | None = None) -> None:
+        """The user's access may have changed: check it again in a task (the router's reader never waits on the DB)."""
+        if self.closing:
+            return
+        if ended_session is not None and ended_session == self.session_key:
+            return self.revoke(CLOSE_UNAUTHENTICATED, "logged_out")
+        self.recheck_again = True
+        if self.rechecking is None or self.rechecking.done():
+            self.rechecking = asyncio.ensure_future(self._recheck())
+
+    async def _recheck(self) -> None:
+        """Read the session's user again (one hop, two queries), then close or follow the user's groups."""
+        while self.recheck_again and not self.closing:
+            self.recheck_again = False
+            session_key = self.session_key or ""  # no session: signs no one in
+            user = (await database_sync_to_async(realtime_signed_in_users)([session_key])).get(session_key)
+            if self.closing:  # closed while the database answered
+                return
+            if self.access_seen(user):
+                await self._follow_groups([user_group(self.user_id), *await self.role_groups(user)])
+
+    def access_seen(self, user: Any) -> bool:
+        """Close unless `user` (None: the session signs no one in) may still hold this socket; whether it may."""
+        if user is None or user.pk != self.user_id:
+            self.revoke(CLOSE_UNAUTHENTICATED, "signed_out")
+            return False
+        if not self.allowed(user):
+            self.revoke(CLOSE_FORBIDDEN, "forbidden")
+            return False
+        return True
+
+    def revoke(self, code: int, reason: str) -> None:
+        """Stop sending at once and close with `code`."""
+        if self.closing:
+            return
+        self.closing = True
+        self._discard_queue("revoked")
+        if self.writer is not None and self.writer is not asyncio.current_task():
+            self.writer.cancel()
+        metrics.increment("ws_access_revoked", reason=reason)
+        logger.info("ws_access_revoked", connection_id=self.connection_id, user_id=self.user_id, reason=reason)
+        self._close_soon(code)
+
+    async def _follow_groups(self, wanted: list[str]) -> None:
+        """Leave the groups the user may no longer view, join the newly allowed ones (bounded, like the handshake)."""
+        leaving = [group for group in self.groups_joined if group not in wanted]
+        joining = [group for group in wanted if group not in self.groups_joined]
+        if leaving:
+            ROUTER.leave(leaving, self)
+            self.groups_joined = [group for group in self.groups_joined if group not in leaving]
+        if joining and not await self._join_more(joining):
+            joining = []
+        if leaving or joining:
+            logger.info("ws_groups_changed", connection_id=self.connection_id, left=leaving, joined=joining)
+
+    async def _join_more(self, groups: list[str]) -> bool:
+        try:
+            async with asyncio.timeout(settings.REDIS_WRITE_TIMEOUT):
+                await ROUTER.join(groups, self)
+        except (*REDIS_ERRORS, TimeoutError):
+            metrics.increment("ws_tracking_failures", what="group_add")  # the next access change tries again
+            return False
+        if not self.tracked:  # closed while joining: _close_out left only the groups it knew
+            ROUTER.leave(groups, self)
+            return False
+        self.groups_joined = [*self.groups_joined, *groups]
+        return True
+
     # --- Inbound: small, rate-limited, well-formed frames only ----------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -329,7 +409,7 @@ class OpsConsumer(EventsConsumer):
     overview, at most every CONSOLE_LIVE_INTERVAL: apps/console/live.py), and ops events.
 
     Staff without any such permission get the numbers only. Permissions are read at
-    the handshake: a change applies from the next connection.
+    the handshake and again whenever the user's access changes (access_changed).
     """
 
     def allowed(self, user: Any) -> bool:

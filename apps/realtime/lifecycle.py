@@ -1,4 +1,11 @@
-"""The instance's life: heartbeat (tracking keys, cached cluster counts, /ws/ops/ snapshots) and drain on SIGTERM.
+"""The instance's life: heartbeat (tracking keys, cached cluster counts, /ws/ops/ snapshots), the access sweep,
+and drain on SIGTERM.
+
+The access sweep, every WS_ACCESS_RECHECK_INTERVAL, reads who each open socket's
+session still signs in, for all of the instance's sockets at once (one hop to the
+ORM's thread, two queries: not one per socket), and closes the sockets whose user
+signed out or is no longer allowed. It catches what the model signals do not see
+(raw SQL, expired sessions); permission changes it leaves to those signals.
 
 Drain order, numbered because it matters:
 1. mark the instance draining: /ready answers 503, new handshakes are refused (1013);
@@ -16,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from apps.realtime import tracking
@@ -26,6 +34,7 @@ logger = structlog.get_logger(__name__)
 
 _heartbeat: asyncio.Task[None] | None = None
 _drain: asyncio.Task[None] | None = None
+_sweep: asyncio.Task[None] | None = None
 
 
 def ensure_heartbeat() -> None:
@@ -56,6 +65,35 @@ async def _beat() -> None:
         STATE.cluster_cache = {"at": time.monotonic(), "summary": cluster_summary(instances)}
     ops_snapshot_push_local()
     ROUTER.tidy_soon(refresh=settings.WS_CHANNEL_LAYER == "core")
+
+
+def ensure_access_sweep() -> None:
+    """Start this process's access sweep on the running loop, once."""
+    global _sweep
+    if _sweep is None or _sweep.done():
+        _sweep = asyncio.ensure_future(_sweep_forever())
+
+
+async def _sweep_forever() -> None:
+    while not STATE.draining:
+        await asyncio.sleep(settings.WS_ACCESS_RECHECK_INTERVAL)
+        try:
+            await access_sweep()
+        except Exception:  # a sweep that stops would leave revoked sockets open until they disconnect
+            logger.exception("ws_access_sweep_failed")
+
+
+async def access_sweep() -> None:
+    """Close the open sockets whose session no longer signs in a user allowed on their endpoint."""
+    from apps.realtime.selectors import realtime_signed_in_users
+
+    consumers = list(STATE.connections.values())
+    if not consumers:
+        return
+    keys = {consumer.session_key for consumer in consumers if consumer.session_key is not None}
+    users = await database_sync_to_async(realtime_signed_in_users)(keys)
+    for consumer in consumers:
+        consumer.access_seen(users.get(consumer.session_key or ""))
 
 
 async def drain() -> None:

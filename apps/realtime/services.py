@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apps.realtime.router import ROUTER
@@ -31,6 +32,8 @@ logger = structlog.get_logger(__name__)
 
 # The channel-layer message type; consumers handle it in realtime_event().
 MESSAGE_TYPE = "realtime.event"
+# Asks a user's sockets to check their access again; consumers handle it in access_changed().
+ACCESS_MESSAGE_TYPE = "realtime.access"
 # The ops console's stream (/ws/ops/). Publishers name it; publish_event sends the event to
 # ops_group_for(event_type) instead. No socket joins "ops" itself.
 OPS_GROUP = "ops"
@@ -112,6 +115,30 @@ def publish_event(
         return
     metrics.increment("ws_events_published")
     _timeline_push(event, targets, delivered=True)
+
+
+def realtime_access_changed(*, user_ids: Iterable[int], ended_session: str | None = None) -> None:
+    """Ask every open socket of each user, on every instance, to check its access again, once this transaction commits.
+
+    A socket no longer allowed closes (4401, 4403); one still allowed follows its
+    groups (a /ws/ops/ socket leaves the kinds its user may no longer view).
+    `ended_session`: the session being logged out; its sockets close without a check.
+    Talks to Redis on commit, bounded by WS_PUBLISH_TIMEOUT; a failure is logged and
+    counted, never raised: the periodic check (WS_ACCESS_RECHECK_INTERVAL) still applies.
+    """
+    targets = sorted({user_group(int(u)) for u in user_ids})
+    if not targets:
+        return
+    message = {"type": ACCESS_MESSAGE_TYPE, "key": uuid.uuid4().hex, "ended_session": ended_session}
+    transaction.on_commit(lambda: _send_access(targets, message))
+
+
+def _send_access(targets: list[str], message: dict) -> None:
+    try:
+        _send(targets, message)
+    except (*REDIS_ERRORS, TimeoutError) as exc:
+        logger.warning("realtime_access_publish_failed", users=len(targets), error_class=type(exc).__name__)
+        metrics.increment("ws_access_publish_failed")
 
 
 def _timeline_push(event: dict, targets: list[str], *, delivered: bool) -> None:

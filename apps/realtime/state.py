@@ -22,8 +22,11 @@ from lib import metrics
 class TrackedConsumer(Protocol):
     connection_id: str
     user_id: int
+    session_key: str | None
 
     async def close_for_drain(self) -> None: ...
+
+    def access_seen(self, user: Any) -> bool: ...
 
 
 @dataclass
