@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.allocations.models import TrainerAllocation
@@ -42,11 +42,9 @@ def trainer_list_with_load(*, trainers: QuerySet[Trainer]) -> QuerySet[Trainer]:
 def allocation_candidate_trainer_ids(*, course_id: int) -> list[int]:
     """Active trainers of the course, least loaded (active allocations) first, then by id.
 
-    A hint: capacity is re-checked under the trainer's lock. Runs one query.
+    A hint: capacity is re-checked under the trainer's lock. Runs one query; each trainer's load
+    is an index count of its active allocations (trainer_list_with_load), not a join over every
+    allocation the course's trainers ever had.
     """
-    return list(
-        Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
-        .annotate(load=Count("allocations", filter=Q(allocations__status=TrainerAllocation.Status.ACTIVE)))
-        .order_by("load", "id")
-        .values_list("id", flat=True)
-    )
+    trainers = Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
+    return list(trainer_list_with_load(trainers=trainers).order_by("active_load", "id").values_list("id", flat=True))

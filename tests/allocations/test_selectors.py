@@ -40,3 +40,14 @@ def test_candidate_trainers_are_the_courses_active_ones_least_loaded_first():
     TrainerFactory().courses.add(CourseFactory())
 
     assert allocation_candidate_trainer_ids(course_id=course.id) == [idle.id, busy.id]
+
+
+def test_only_active_allocations_count_towards_a_candidates_load():
+    course = CourseFactory()
+    veteran, newcomer = TrainerFactory(), TrainerFactory()
+    for trainer in (veteran, newcomer):
+        trainer.courses.add(course)
+    AllocationFactory.create_batch(3, trainer=veteran, status="completed")
+    AllocationFactory(trainer=newcomer)
+
+    assert allocation_candidate_trainer_ids(course_id=course.id) == [veteran.id, newcomer.id]
