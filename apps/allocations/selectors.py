@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.allocations.models import TrainerAllocation
@@ -47,4 +47,5 @@ def allocation_candidate_trainer_ids(*, course_id: int) -> list[int]:
     allocation the course's trainers ever had.
     """
     trainers = Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
-    return list(trainer_list_with_load(trainers=trainers).order_by("active_load", "id").values_list("id", flat=True))
+    ranked = trainer_list_with_load(trainers=trainers).order_by(F("active_load"), "id")
+    return list(ranked.values_list("id", flat=True))

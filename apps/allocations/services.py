@@ -4,6 +4,10 @@ Concurrency, in order:
 1. Each candidate is tried in its own short transaction that locks the
    purchase, then one trainer (SELECT ... FOR UPDATE). Locks are always taken
    in that order and at most one trainer is held, so allocators never deadlock.
+   A first pass skips a trainer another allocator holds (SKIP LOCKED) and
+   tries the next: concurrent allocations of a popular course spread over its
+   trainers instead of queueing behind the least loaded one's lock. Only if no
+   free candidate had room does a second pass wait for the ones it skipped.
    That is why this service owns its transactions: a caller's follow-up runs
    inside the one that made or found the allocation (`on_assigned`) instead
    of wrapping them all, which would hold every trainer tried until the end.
@@ -52,10 +56,17 @@ def allocation_assign_trainer(
     every time (also on a repeat), so what the caller writes there commits with it.
     """
     purchase = StudentCoursePurchase.objects.get(id=purchase_id)
+    held: list[int] = []
     for trainer_id in allocation_candidate_trainer_ids(course_id=purchase.course_id):
-        allocation = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned)
-        if allocation is not None:
-            return allocation
+        outcome = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned, wait=False)
+        if isinstance(outcome, TrainerAllocation):
+            return outcome
+        if outcome is _HELD:
+            held.append(trainer_id)
+    for trainer_id in held:  # every free candidate was full: wait for those another allocator held
+        outcome = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned, wait=True)
+        if isinstance(outcome, TrainerAllocation):
+            return outcome
     with transaction.atomic():
         existing = allocation_get_open_for_purchase(purchase_id=purchase.id)
         if existing is not None:  # no candidates, but an earlier delivery already allocated
@@ -70,7 +81,18 @@ def allocation_applied_for_purchase(purchase_id: int) -> str | None:
     return f"purchase {purchase_id} already has allocation {allocation.id}" if allocation else None
 
 
-def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) -> TrainerAllocation | None:
+class _Held:
+    """Another allocator holds the trainer's lock (a pass that does not wait)."""
+
+
+_HELD = _Held()
+
+
+def _allocate_to(
+    *, purchase_id: int, trainer_id: int, on_assigned: OnAssigned, wait: bool
+) -> TrainerAllocation | _Held | None:
+    """The allocation made (or found) with this trainer; None when the trainer has no room; _HELD when
+    `wait` is False and another allocator holds the trainer."""
     with transaction.atomic():
         # 1. Purchase first, then one trainer: the same order everywhere.
         purchase = StudentCoursePurchase.objects.select_for_update().get(id=purchase_id)
@@ -81,7 +103,9 @@ def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned) 
             return existing
         if not purchase.is_active:
             raise AlreadyDone(f"purchase {purchase.id} is no longer active")
-        trainer = Trainer.objects.select_for_update().get(id=trainer_id)
+        trainer = Trainer.objects.select_for_update(skip_locked=not wait).filter(id=trainer_id).first()
+        if trainer is None:
+            return None if wait else _HELD  # deleted meanwhile, or held by another allocator
         # 2. Capacity, counted under the trainer's lock.
         load = allocation_count_for_trainer(trainer_id=trainer.id)
         if trainer.status != Trainer.Status.ACTIVE or load >= trainer.capacity:
