@@ -284,8 +284,9 @@ if CELERY_BROKER_KIND == "redis" and TASK_VISIBILITY_TIMEOUT < CELERY_TASK_TIME_
         f"({CELERY_TASK_TIME_LIMIT}) plus TASK_RETRY_BACKOFF_MAX ({TASK_RETRY_BACKOFF_MAX}), or a task runs twice"
     )
 # RabbitMQ only: a quorum queue delivers a message that keeps coming back (its worker died holding it) at most
-# this many times more, then drops it. Our poison check (TASK_MAX_DELIVERIES) must see it first, so the limit may
-# not be below it. A queue keeps the limit it was declared with: every process must agree (docs/workers.md).
+# this many times more, then dead-letters it to the dead queue (apps/workers/dropped.py). Our poison check
+# (TASK_MAX_DELIVERIES) must see it first, so the limit may not be below it. A queue keeps the limit it was
+# declared with: every process must agree (docs/workers.md).
 CELERY_QUEUE_DELIVERY_LIMIT = env.int("CELERY_QUEUE_DELIVERY_LIMIT", 10, minimum=1)
 if CELERY_BROKER_KIND == "amqp" and CELERY_QUEUE_DELIVERY_LIMIT < TASK_MAX_DELIVERIES:
     raise ImproperlyConfigured(
@@ -375,6 +376,9 @@ CELERY_BEAT_SCHEDULE = {
     "telemetry-sample": {"task": "telemetry.sample", "schedule": TELEMETRY_SAMPLE_INTERVAL},
     "timeline-prune": {"task": "timeline.prune", "schedule": 600.0},
 }
+if CELERY_BROKER_KIND == "amqp":
+    # What RabbitMQ dead-lettered (a message past CELERY_QUEUE_DELIVERY_LIMIT) is filed as dead letters.
+    CELERY_BEAT_SCHEDULE["collect-dropped-messages"] = {"task": "deadletters.collect_dropped", "schedule": 30.0}
 # Dead letters resolved or discarded this many days ago are pruned (each prune is audited).
 DEADLETTER_RETENTION_DAYS = env.int("DEADLETTER_RETENTION_DAYS", 90, minimum=1)
 # Replays enqueued per second by "replay all matching" (staggered countdowns), and at most this many per call.

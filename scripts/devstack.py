@@ -666,6 +666,7 @@ def command_test(args: argparse.Namespace) -> int:
 # CELERY_BROKER_URL naming a virtual host of the run's own.
 RABBITMQ_SUITE = [
     "tests/workers/test_rabbitmq.py",  # its poison test stands for test_crashes' on this broker
+    "tests/workers/test_dropped.py",  # what RabbitMQ gives up on becomes a dead letter
     "tests/workers/test_crashes.py::test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing",
     "tests/workers/test_pipeline.py",
     "tests/outbox",

@@ -66,6 +66,8 @@ REASONS = (
     DeadLetterReason.PERMANENT,
     DeadLetterReason.RETRIES_EXHAUSTED,
     DeadLetterReason.POISON,
+    DeadLetterReason.DELIVERY_LIMIT,
+    DeadLetterReason.REJECTED,
 )
 TEXT_FIELDS = ("task", "queue", "reason", "exception", "q")
 MAX_TEXT = 255

@@ -51,7 +51,7 @@ VERDICT_LEVELS = {ReplayVerdict.WOULD_RUN: messages.SUCCESS, ReplayVerdict.ALREA
 
 def _reasons() -> list[str]:
     return [DeadLetterReason.VALIDATION, DeadLetterReason.PERMANENT, DeadLetterReason.RETRIES_EXHAUSTED,
-            DeadLetterReason.POISON]  # fmt: skip
+            DeadLetterReason.POISON, DeadLetterReason.DELIVERY_LIMIT, DeadLetterReason.REJECTED]  # fmt: skip
 
 
 def _queues() -> list[str]:

@@ -20,8 +20,9 @@ this class must be idempotent. A message delivered more than
 TASK_MAX_DELIVERIES times (it keeps killing its worker) is dead-lettered
 without running. On RabbitMQ the quorum queue's own count is used and its
 delivery limit (CELERY_QUEUE_DELIVERY_LIMIT, never below TASK_MAX_DELIVERIES)
-is a backstop: the broker drops a message only after we would have
-dead-lettered it.
+is a backstop: the broker gives up on a message only after we would have
+dead-lettered it, and puts it in the dead queue, which apps/workers/dropped.py
+files as letters.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class DeadLetterReason:
     PERMANENT = "permanent"
     RETRIES_EXHAUSTED = "retries_exhausted"
     POISON = "poison"
+    # Filed from RabbitMQ's dead queue (apps/workers/dropped.py): the broker gave up on the message.
+    DELIVERY_LIMIT = "delivery_limit"
+    REJECTED = "rejected"
 
 
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (

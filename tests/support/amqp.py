@@ -11,7 +11,9 @@ import amqp.exceptions
 from django.conf import settings
 from kombu.transport.native_delayed_delivery import MAX_LEVEL, level_name
 
+from lib.broker import amqp_queue_depths
 from ops_console.celery import app
+from ops_console.queues import DEAD_QUEUE
 
 # Where countdowns wait (Celery's native delayed delivery): emptied with the worker queues, or a retry
 # scheduled by one test would land in the next one's queue.
@@ -19,10 +21,11 @@ DELAYED_QUEUES = tuple(level_name(level) for level in range(MAX_LEVEL + 1))
 
 
 def amqp_queues_purge() -> None:
-    """Empty every worker queue and delay queue of the broker's virtual host (a missing queue is empty)."""
+    """Empty every worker queue, delay queue and the dead queue of the broker's virtual host (a missing queue is
+    empty)."""
     with app.connection_for_write() as connection:
         channel = connection.channel()
-        for queue in (*settings.WORKER_QUEUES, *DELAYED_QUEUES):
+        for queue in (*settings.WORKER_QUEUES, *DELAYED_QUEUES, DEAD_QUEUE):
             try:
                 channel.queue_purge(queue)
             except amqp.exceptions.NotFound:
@@ -50,3 +53,9 @@ def rabbitmqctl(*args: str) -> str:
     executable = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     completed = subprocess.run([executable, "-q", *args], capture_output=True, text=True, timeout=60, check=True)
     return completed.stdout
+
+
+def amqp_queue_depth(queue: str) -> int:
+    """Messages ready in `queue` (0 for a queue the broker does not have), by a passive declare."""
+    with app.connection_for_read() as connection:
+        return amqp_queue_depths(connection, [queue])[queue]

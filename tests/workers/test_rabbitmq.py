@@ -18,7 +18,8 @@ from apps.telemetry.aggregate import queues_read
 from apps.workers.models import DeadLetter
 from lib.redis import get_client
 from ops_console.celery import app
-from tests.support.amqp import amqp_queue_messages, rabbitmqctl
+from ops_console.queues import DEAD_QUEUE
+from tests.support.amqp import amqp_queue_depth, amqp_queue_messages, rabbitmqctl
 from tests.support.waiting import wait_until
 
 pytestmark = [
@@ -48,17 +49,24 @@ def _depth(queue: str) -> int:
 def test_a_worker_declares_every_queue_as_a_quorum_queue_with_the_delivery_limit(start_worker):
     start_worker()
 
-    wait_until(lambda: set(settings.WORKER_QUEUES) <= set(_declared_queues()), timeout=30, what="the queues")
+    def declared_by_the_worker() -> bool:  # an earlier test's publish may have declared the task queues already
+        names = set(_declared_queues())
+        return set(settings.WORKER_QUEUES) <= names and any(name.endswith(".pidbox") for name in names)
+
+    wait_until(declared_by_the_worker, timeout=30, what="the queues")
     declared = _declared_queues()
 
     for queue in settings.WORKER_QUEUES:
         assert declared[queue]["type"] == "quorum"
         assert declared[queue]["arguments"]["x-delivery-limit"] == settings.CELERY_QUEUE_DELIVERY_LIMIT
+        assert declared[queue]["arguments"]["x-dead-letter-exchange"] == DEAD_QUEUE
+        assert declared[queue]["arguments"]["x-dead-letter-strategy"] == "at-least-once"
+    assert declared[DEAD_QUEUE]["type"] == "quorum"
     remote_control = [row for name, row in declared.items() if name.endswith(".pidbox")]
     assert remote_control and all(row["type"] == "classic" for row in remote_control)
 
 
-def test_rabbitmq_drops_a_message_returned_more_often_than_the_delivery_limit():
+def test_rabbitmq_dead_letters_a_message_returned_more_often_than_the_delivery_limit_to_the_dead_queue():
     app.send_task("tests.kill_my_worker", args=["returned"])  # routed to the default queue; no worker takes it
     wait_until(lambda: _depth("default") == 1, timeout=10, what="the message")
 
@@ -75,6 +83,7 @@ def test_rabbitmq_drops_a_message_returned_more_often_than_the_delivery_limit():
     assert deliveries == settings.CELERY_QUEUE_DELIVERY_LIMIT + 1
     assert last_count == settings.CELERY_QUEUE_DELIVERY_LIMIT
     assert _depth("default") == 0
+    wait_until(lambda: amqp_queue_depth(DEAD_QUEUE) == 1, timeout=10, what="the message in the dead queue")
 
 
 @pytest.mark.slow
