@@ -1,12 +1,19 @@
 """Request deadlines: every request has a time budget, and downstream waits fit in it.
 
 `DeadlineMiddleware` (outermost) starts the clock: REQUEST_TIMEOUT by default,
-or what the view declares with `@request_deadline(seconds)`. Under ASGI it
-answers 504 the moment the budget runs out. `DatabaseDeadlineMiddleware` caps
-PostgreSQL's statement_timeout by the remaining budget for every query the
-request runs; the HTTP client caps its timeouts the same way
-(`lib.context.bounded_timeout`). So no downstream wait outlives the
-request, and work that continues past a 504 stops at its next query.
+or what the view declares with `@request_deadline(seconds)`.
+`DatabaseDeadlineMiddleware` caps PostgreSQL's statement_timeout by the
+remaining budget for every query the request runs; the HTTP client caps its
+timeouts the same way (`lib.context.bounded_timeout`). So no downstream wait
+outlives the request: the wait that runs out answers 504 (db_statement_timeout,
+deadline_exceeded, or the provider's timeout), and a query after the deadline
+is not sent at all.
+
+Django runs a middleware in async mode only if every middleware below it can;
+several of ours and Django's (CSRF, sessions, auth, messages) are sync-only, so
+under ASGI the whole stack runs in sync mode in one worker thread and the
+budget is enforced by those caps. `__acall__` (a 504 the moment the budget
+runs out, whatever the view waits on) serves an all-async stack only.
 """
 
 from __future__ import annotations
