@@ -11,7 +11,7 @@ is not sent at all.
 
 Django runs a middleware in async mode only if every middleware below it can;
 several of ours and Django's (CSRF, sessions, auth, messages) are sync-only, so
-under ASGI the whole stack runs in sync mode in one worker thread and the
+under ASGI the whole stack runs in sync mode, in a thread per request, and the
 budget is enforced by those caps. `__acall__` (a 504 the moment the budget
 runs out, whatever the view waits on) serves an all-async stack only.
 """
