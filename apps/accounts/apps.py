@@ -7,4 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Staff accounts"
 
     def ready(self) -> None:
-        from apps.accounts import checks  # noqa: F401  (registers the system checks)
+        from apps.accounts import (
+            checks,  # noqa: F401  (registers the system checks)
+            signals,
+        )
+
+        signals.connect()
