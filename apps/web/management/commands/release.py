@@ -3,8 +3,10 @@
     python manage.py release
 
 1. `check` — with `--deploy` unless DEBUG is on — failing on warnings: a rollout that the
-   deploy checks refuse (secrets, cookies, HSTS, fault drills on, a connection budget the
-   database cannot hold) stops here, before anything changed.
+   deploy checks refuse (secrets, cookies, HSTS, fault drills on, PgBouncer's statement
+   timeout) stops here, before anything changed. The connection budget depends on how many
+   processes the rollout runs, which this step cannot know: check the plan with
+   `manage.py connection_budget --web N --workers M` first (docs/deployment.md).
 2. `migrate --no-input`.
 3. `collectstatic --no-input`.
 """
