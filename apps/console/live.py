@@ -25,6 +25,7 @@ from apps.realtime.router import ROUTER
 from apps.realtime.services import OPS_SNAPSHOT_GROUP
 from apps.realtime.state import STATE
 from apps.telemetry import selectors as telemetry
+from apps.telemetry.aggregate import overview_series
 from lib.db import db_connection_release
 
 logger = structlog.get_logger(__name__)
@@ -41,12 +42,17 @@ _feed: asyncio.Task[None] | None = None
 
 
 def overview_frame() -> dict[str, Any]:
-    """{"type": "ops.overview", "data": overview, "html": {region: markup}}. Reads the telemetry (cached)."""
+    """{"type": "ops.overview", "data": overview, "series": {name: value}, "html": {region: markup}}.
+
+    `series` is the overview's numbers as the sampler stores them (overview_series): each sparkline's
+    next point, under the name its history has. Reads the telemetry (cached).
+    """
     overview = telemetry.console_overview()
     context = {"overview": overview, "levels": tile_levels(overview)}
     return {
         "type": MESSAGE_TYPE,
         "data": overview,
+        "series": overview_series(overview),
         "html": {region: render_to_string(name, context) for region, name in REGIONS.items()},
     }
 

@@ -12,22 +12,35 @@ from apps.telemetry import selectors as telemetry
 # The overview's ranges: 15 min is live (sparklines grow with each frame), the others are history.
 RANGES = ("15m", "1h", "24h", "7d")
 DEFAULT_RANGE = "15m"
-# The series behind the overview's sparklines, named by their tile keys.
+# The series behind the overview's sparklines (templates/console/_tiles.html), named as overview_series names them.
 SPARKLINE_SERIES = [
     "http.rps",
     "http.error_rate",
+    "http.p50_ms",
     "http.p95_ms",
+    "http.p99_ms",
     "db_pool.in_use",
     "db_pool.waiting",
     "db_pool.wait_ms",
     "db_pool.timeouts",
+    "postgres_connections.total",
+    "postgres_connections.idle_in_transaction",
     "redis.clients",
+    "redis.used_memory_bytes",
     "redis.ops_per_sec",
     "websockets.connections",
+    "websockets.refused",
+    "websockets.dropped",
     "queues.depth",
+    "queues.oldest_age_s",
     "tasks.per_s",
+    "tasks.succeeded",
     "tasks.failed",
+    "tasks.retried",
+    "dead_letters.new",
     "dead_letters.total",
+    "provider.calls",
+    "provider.errors",
     "provider.p95_ms",
     "rate_limiter.fail_open",
 ]

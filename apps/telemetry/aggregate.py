@@ -534,6 +534,8 @@ def overview_series(overview: dict[str, Any]) -> dict[str, float | None]:
     ws = tiles["websockets"]
     series.update({f"websockets.{k}": _number(ws[k]) for k in ("connections", "cap", "refused", "dropped")})
     series["websockets.usage"] = _ratio(ws["connections"], ws["cap"])
+    postgres = postgres_connection_counts(tiles["postgres_connections"])
+    series.update({f"postgres_connections.{k}": _number(v) for k, v in postgres.items()})
     summary = overview["summary"]
     series["queues.depth"] = _number(summary["queue_depth"])
     series["queues.oldest_age_s"] = _number(summary["queue_oldest_age_s"])
@@ -553,6 +555,19 @@ def overview_series(overview: dict[str, Any]) -> dict[str, float | None]:
     series["beat.alive"] = float(any(p["kind"] == "beat" for p in overview["processes"])) if snapshots_known else None
     series["alerts.firing"] = _number(summary["alerts_firing"])
     return series
+
+
+def postgres_connection_counts(connections: list[dict[str, Any]]) -> dict[str, int | None]:
+    """Client connections in all, and those idle in a transaction (aborted ones too). Pure.
+
+    None when nothing was read: a read that answered counts at least its own connection.
+    """
+    if not connections:
+        return {"total": None, "idle_in_transaction": None}
+    return {
+        "total": sum(c["count"] for c in connections),
+        "idle_in_transaction": sum(c["count"] for c in connections if c["state"].startswith("idle in transaction")),
+    }
 
 
 def _number(value: Any) -> float | None:

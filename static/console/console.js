@@ -39,16 +39,10 @@
     updated.textContent = "updated " + seconds + " s ago";
   }
 
-  /* The live value of a series named by its tile key ("http.rps" is tiles.http.rps). */
-  function liveValue(data, name) {
-    if (name === "queues.depth") { return data.summary ? data.summary.queue_depth : null; }
-    var node = data.tiles;
-    var parts = name.split(".");
-    for (var i = 0; i < parts.length; i++) {
-      if (node === null || node === undefined) { return null; }
-      node = node[parts[i]];
-    }
-    return typeof node === "number" ? node : null;
+  /* The live value of a series: the frame carries every series under the name its history has. */
+  function liveValue(frame, name) {
+    var value = (frame.series || {})[name];
+    return typeof value === "number" ? value : null;
   }
 
   function drawSparks() {
@@ -71,14 +65,14 @@
     }
   }
 
-  function appendLive(data) {
+  function appendLive(frame) {
     if (!liveRange) { return; }
-    var now = (parseTime(data.generated_at) || Date.now()) / 1000;
+    var now = (parseTime((frame.data || {}).generated_at) || Date.now()) / 1000;
     Object.keys(series).forEach(function (name) {
       var points = series[name];
       var last = points.length ? points[points.length - 1][0] : 0;
       if (now <= last) { return; }
-      points.push([now, liveValue(data, name)]);
+      points.push([now, liveValue(frame, name)]);
       while (points.length && points[0][0] < now - WINDOW_S) { points.shift(); }
     });
   }
@@ -90,7 +84,7 @@
       var target = document.getElementById("console-" + region);
       if (target && typeof html[region] === "string") { target.innerHTML = html[region]; }
     });
-    appendLive(frame.data || {});
+    appendLive(frame);
     drawSparks();
     lastUpdate = Date.now();
     tickUpdated();

@@ -2,8 +2,28 @@ from __future__ import annotations
 
 import re
 
+from apps.console.selectors import SPARKLINE_SERIES
 from apps.console.services import audit_record
+from apps.telemetry.aggregate import overview_series
 from apps.telemetry.selectors import console_overview
+
+# The figures the console promises a sparkline for, by tile.
+PROMISED_SPARKLINES = {
+    "http.rps", "http.error_rate", "http.p50_ms", "http.p95_ms", "http.p99_ms",
+    "db_pool.in_use", "db_pool.waiting", "db_pool.wait_ms", "db_pool.timeouts",
+    "postgres_connections.total", "postgres_connections.idle_in_transaction",
+    "redis.clients", "redis.used_memory_bytes", "redis.ops_per_sec",
+    "websockets.connections", "websockets.refused", "websockets.dropped",
+    "queues.depth", "queues.oldest_age_s",
+    "tasks.per_s", "tasks.failed", "tasks.retried",
+    "dead_letters.new", "dead_letters.total",
+    "provider.calls", "provider.p95_ms",
+    "rate_limiter.fail_open",
+}  # fmt: skip
+
+
+def _sparklines(page: str) -> list[str]:
+    return re.findall(r'<svg class="spark" data-series="([^"]+)"[^>]* aria-label="[^"]+"', page)
 
 
 def test_the_overview_shows_the_banner_the_summary_bar_and_the_tiles(staff_client):
@@ -64,6 +84,33 @@ def test_empty_states_say_what_they_mean(staff_client):
     page = staff_client.get("/ops/").content.decode()
 
     assert "No alerts firing — good." in page
+
+
+def test_every_figure_the_console_promises_has_its_sparkline(staff_client):
+    drawn = _sparklines(staff_client.get("/ops/").content.decode())
+
+    assert set(drawn) >= PROMISED_SPARKLINES
+    assert len(drawn) == len(set(drawn))  # one sparkline per figure
+
+
+def test_every_sparkline_draws_a_series_the_sampler_stores(staff_client):
+    drawn = set(_sparklines(staff_client.get("/ops/").content.decode()))
+
+    assert drawn <= set(overview_series(console_overview()))
+
+
+def test_the_page_carries_the_history_of_every_sparkline_it_draws(staff_client):
+    drawn = set(_sparklines(staff_client.get("/ops/").content.decode()))
+
+    assert set(SPARKLINE_SERIES) == drawn
+    assert set(staff_client.get("/api/ops/overview?range=1h").json()["series"]) == drawn
+
+
+def test_the_live_frame_carries_the_next_point_of_every_sparkline(staff_client):
+    frame = staff_client.get("/ops/live").json()
+
+    assert set(SPARKLINE_SERIES) <= set(frame["series"])
+    assert frame["series"]["postgres_connections.total"] >= 1
 
 
 def test_the_live_frame_is_the_sockets_frame_with_the_pages_regions(staff_client):

@@ -13,6 +13,7 @@ import requests
 from django.db import connection, transaction
 from playwright.sync_api import expect
 
+from apps.console.selectors import SPARKLINE_SERIES
 from tests.e2e.conftest import operator, screenshot, signed_in
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
 from tests.support.provider import sandbox_provider_process
@@ -135,9 +136,17 @@ def test_the_whole_stack_healthy_shows_green(
         try:
             expect(page.locator('[data-key="http_p95_ms"] .value')).to_have_text(re.compile(r"ms"), timeout=10_000)
             page.wait_for_timeout(4_000)
+            undrawn = page.eval_on_selector_all(
+                "#console-tiles svg.spark.empty-series, #console-tiles svg.spark:has(polyline[points=''])",
+                "svgs => svgs.map(svg => svg.dataset.series)",
+            )
             screenshot(page, "overview-full-stack")
         finally:
             stop.set()
             reader.join()
         assert set(answers) == {200}
+        # After a few samples every sparkline has a line, but two whose numbers stay unknown here: the oldest
+        # queued message's age (nothing waits) and the provider's p95 (no call in the last 3 s window).
+        assert page.locator("#console-tiles svg.spark").count() == len(SPARKLINE_SERIES)
+        assert set(undrawn) <= {"queues.oldest_age_s", "provider.p95_ms"}
         assert page.problems == []

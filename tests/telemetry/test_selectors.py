@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import datetime
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from django.db import connections, transaction
 from django.utils import timezone
 
+from apps.telemetry.aggregate import overview_series, postgres_connection_counts
 from apps.telemetry.models import Alert, MetricSample
 from apps.telemetry.reporter import snapshot_publish
 from apps.telemetry.selectors import console_overview, metric_series
@@ -40,6 +45,42 @@ def test_the_overview_has_the_agreed_shape():
     assert set(overview["tiles"]) == TILE_KEYS
     assert overview["status"]["level"] in ("ok", "degraded", "down")
     assert {h["name"] for h in overview["health"]} >= {"postgres", "redis", "broker", "workers", "beat", "provider"}
+
+
+@contextmanager
+def _a_connection_idle_in_a_transaction() -> Iterator[None]:
+    """Another thread opens a transaction, runs one statement and waits until the block ends."""
+    opened, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SELECT 1")
+                opened.set()
+                release.wait(timeout=30)
+        finally:
+            connections["default"].close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert opened.wait(timeout=10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_postgres_connections_are_sampled_in_all_and_idle_in_a_transaction():
+    with _a_connection_idle_in_a_transaction():
+        series = overview_series(console_overview(now=timezone.now()))
+
+    assert series["postgres_connections.idle_in_transaction"] >= 1
+    assert series["postgres_connections.total"] >= series["postgres_connections.idle_in_transaction"] + 1
+
+
+def test_postgres_connection_counts_are_unknown_when_nothing_was_read():
+    assert postgres_connection_counts([]) == {"total": None, "idle_in_transaction": None}
 
 
 def test_a_published_web_snapshot_shows_as_a_process_with_its_requests():

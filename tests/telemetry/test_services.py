@@ -33,6 +33,7 @@ def test_the_beat_task_stores_every_series_of_the_overview():
     names = set(MetricSample.objects.values_list("name", flat=True))
     assert {"http.rps", "db_pool.in_use", "websockets.connections", "queues.depth", "dead_letters.total"} <= names
     assert {"queues.depth.default", "health.postgres", "workers.alive"} <= names
+    assert {"postgres_connections.total", "postgres_connections.idle_in_transaction"} <= names
 
 
 def test_a_missing_worker_and_beat_fire_and_resolve_through_the_beat_task():

@@ -1,10 +1,13 @@
-"""Numbers with their units, right-aligned by the template; unknown numbers are "—", never invented."""
+"""Numbers with their units, right-aligned by the template, and their sparklines; unknown numbers are "—"."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+
+from apps.telemetry.aggregate import postgres_connection_counts
 
 register = template.Library()
 
@@ -74,3 +77,20 @@ def level_words(level: str | None) -> str:
 def get(mapping: Any, key: str) -> Any:
     """mapping[key], or None: tiles the telemetry did not fill render as unknown."""
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.simple_tag
+def trend(series: str, label: str) -> str:
+    """A figure's sparkline, the <dd> after its value: console.js draws series `series` into it."""
+    return format_html(
+        '<dd class="trend"><svg class="spark" data-series="{}" viewBox="0 0 100 24" preserveAspectRatio="none"'
+        ' role="img" aria-label="{}"><polyline points=""/></svg></dd>',
+        series,
+        label,
+    )
+
+
+@register.filter
+def connection_counts(connections: list[dict[str, Any]]) -> dict[str, int | None]:
+    """The PostgreSQL connections tile's figures, counted as their series are (aggregate.py)."""
+    return postgres_connection_counts(connections)
