@@ -1,7 +1,7 @@
 # The ops-console image: one image for every process type of the Procfile (docs/deployment.md).
 #
 #   docker build -t ops-console .
-#   docker run ops-console release      # then: web (the default), worker, beat, relay
+#   docker run ops-console release      # then: web (the default), worker-pipeline, worker-housekeeping, beat, relay
 #
 # The entrypoint runs the Procfile's command for the type it is given (scripts/procfile.py), so the
 # command lines live in the Procfile alone; flags come from the environment (PORT, WEB_KEEP_ALIVE, ...).

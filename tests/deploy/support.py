@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from scripts import procfile
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -72,3 +75,11 @@ def k8s_resource(kind: str, name: str) -> dict[str, Any]:
     found = [doc for _, doc in k8s_resources() if doc["kind"] == kind and doc["metadata"]["name"] == name]
     assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
     return found[0]
+
+
+def celery_worker_queues(kind: str, env: Mapping[str, str]) -> set[str] | None:
+    """The queues Procfile type `kind` consumes under `env` (its `-Q`); None when it is no Celery worker."""
+    argv = procfile.argv(kind, env)
+    if argv[1:3] != ["-m", "celery"] or "worker" not in argv:
+        return None
+    return set(argv[argv.index("-Q") + 1].split(","))

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 
 from scripts import procfile
-from tests.deploy.support import COMPOSE, ROOT, compose
+from tests.deploy.support import COMPOSE, ROOT, celery_worker_queues, compose
 
 APP_IMAGE = "ops-console:local"
 BALANCER_IDLE = 65  # seconds: an AWS ALB's default idle timeout, the balancer docs/deployment.md assumes
@@ -33,9 +33,20 @@ def test_every_application_service_runs_one_procfile_type_by_name():
     assert commands and all(len(command) == 1 and command[0] in types for command in commands.values()), commands
 
 
-def test_the_stack_has_two_web_instances_a_worker_beat_a_relay_and_the_release_step():
+def test_the_stack_has_two_web_instances_both_worker_groups_beat_a_relay_and_the_release_step():
     runs = sorted(service["command"][0] for service in _app_services().values())
-    assert runs == ["beat", "relay", "release", "web", "web", "worker"]
+    assert runs == ["beat", "relay", "release", "web", "web", "worker-housekeeping", "worker-pipeline"]
+
+
+def test_the_workers_together_consume_every_worker_queue_and_each_queue_in_one_group_only():
+    groups = {}
+    for service in _app_services().values():
+        env = {name: str(value) for name, value in service["environment"].items()}
+        queues = celery_worker_queues(service["command"][0], env)
+        if queues is not None:
+            groups[service["command"][0]] = queues
+    assert set().union(*groups.values()) == set(settings.WORKER_QUEUES), groups
+    assert sum(len(queues) for queues in groups.values()) == len(settings.WORKER_QUEUES), groups
 
 
 def test_the_proxy_balances_over_both_web_instances():

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from scripts import procfile
-from tests.deploy.support import k8s_resource, k8s_resources
+from tests.deploy.support import celery_worker_queues, k8s_resource, k8s_resources
 
 KUBERNETES_VERSION = "1.30"  # the oldest version these manifests promise to work on
 WORKLOADS = {"Deployment", "Job"}
@@ -25,6 +25,24 @@ def _pod_specs() -> list[tuple[str, dict]]:
         for _, doc in k8s_resources()
         if doc["kind"] in WORKLOADS
     ]
+
+
+def _container_env(container: dict) -> dict[str, str]:
+    """What the container's process reads: the ConfigMap, then the container's own `env`."""
+    own = {item["name"]: item["value"] for item in container.get("env", [])}
+    return {**k8s_resource("ConfigMap", "ops-console")["data"], **own}
+
+
+def _worker_deployments() -> dict[str, set[str]]:
+    """Deployment name -> the queues its Celery worker consumes, for every Deployment running one."""
+    workers = {}
+    for _, doc in k8s_resources():
+        if doc["kind"] == "Deployment":
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            queues = celery_worker_queues(container["args"][0], _container_env(container))
+            if queues is not None:
+                workers[doc["metadata"]["name"]] = queues
+    return workers
 
 
 def _arg(container: dict, flag: str, default: str) -> str:
@@ -78,15 +96,31 @@ def test_the_web_grace_period_covers_pre_stop_the_websocket_drain_and_uvicorns_s
     assert spec["terminationGracePeriodSeconds"] >= float(pre_stop[1]) + drain + graceful
 
 
-def test_the_worker_grace_period_lets_a_running_task_reach_its_hard_time_limit():
-    spec = k8s_resource("Deployment", "ops-console-worker")["spec"]["template"]["spec"]
+def test_the_pipeline_and_housekeeping_workers_run_as_deployments_of_their_own():
+    assert sorted(_worker_deployments()) == ["ops-console-worker-housekeeping", "ops-console-worker-pipeline"]
+
+
+def test_the_workers_together_consume_every_worker_queue_and_each_queue_in_one_deployment_only():
+    groups = _worker_deployments()
+    assert set().union(*groups.values()) == set(settings.WORKER_QUEUES), groups
+    assert sum(len(queues) for queues in groups.values()) == len(settings.WORKER_QUEUES), groups
+
+
+def test_no_two_deployments_select_the_same_pods():
+    selectors = [str(doc["spec"]["selector"]) for _, doc in k8s_resources() if doc["kind"] == "Deployment"]
+    assert len(set(selectors)) == len(selectors), selectors
+
+
+@pytest.mark.parametrize("name", sorted(_worker_deployments()))
+def test_the_worker_grace_period_lets_a_running_task_reach_its_hard_time_limit(name):
+    spec = k8s_resource("Deployment", name)["spec"]["template"]["spec"]
     assert spec["terminationGracePeriodSeconds"] > settings.CELERY_TASK_TIME_LIMIT
 
 
-@pytest.mark.parametrize("component", ["web", "worker"])
-def test_web_and_workers_have_a_disruption_budget_selecting_their_pods(component):
-    budget = k8s_resource("PodDisruptionBudget", f"ops-console-{component}")
-    deployment = k8s_resource("Deployment", f"ops-console-{component}")
+@pytest.mark.parametrize("name", ["ops-console-web", *sorted(_worker_deployments())])
+def test_web_and_workers_have_a_disruption_budget_selecting_their_pods(name):
+    budget = k8s_resource("PodDisruptionBudget", name)
+    deployment = k8s_resource("Deployment", name)
     assert budget["spec"]["selector"] == deployment["spec"]["selector"]
     assert budget["spec"]["maxUnavailable"] < deployment["spec"]["replicas"]
 

@@ -9,10 +9,19 @@ from django.conf import settings
 
 from scripts import procfile
 from scripts.procfile import ProcfileError
+from tests.deploy.support import celery_worker_queues
 
 
-def test_the_procfile_defines_release_web_worker_beat_and_relay():
-    assert list(procfile.load()) == ["release", "web", "worker", "beat", "relay"]
+def test_the_procfile_defines_release_web_the_workers_beat_and_relay():
+    assert list(procfile.load()) == [
+        "release",
+        "web",
+        "worker",
+        "worker-pipeline",
+        "worker-housekeeping",
+        "beat",
+        "relay",
+    ]
 
 
 def test_a_variable_takes_its_value_from_the_environment_or_its_default():
@@ -45,6 +54,32 @@ def test_the_worker_consumes_every_queue_by_default_and_the_named_ones_when_told
     assert argv[argv.index("-Q") + 1].split(",") == list(settings.WORKER_QUEUES)
     argv = procfile.argv("worker", {"WORKER_QUEUES": "cache"})
     assert argv[argv.index("-Q") + 1] == "cache"
+
+
+def test_the_worker_groups_together_consume_every_queue_and_each_queue_in_one_group_only():
+    pipeline = celery_worker_queues("worker-pipeline", {})
+    housekeeping = celery_worker_queues("worker-housekeeping", {})
+    assert pipeline is not None and housekeeping is not None
+    assert pipeline | housekeeping == set(settings.WORKER_QUEUES)
+    assert not pipeline & housekeeping
+
+
+def test_the_pipeline_group_consumes_purchases_allocations_and_sessions_and_nothing_else():
+    assert celery_worker_queues("worker-pipeline", {}) == {"purchases", "allocations", "sessions"}
+
+
+def test_the_worker_groups_run_the_worker_command_with_only_their_queues_changed():
+    env = {"WORKER_CONCURRENCY": "3"}
+    worker = procfile.argv("worker", env)
+    for group in ("worker-pipeline", "worker-housekeeping"):
+        argv = procfile.argv(group, env)
+        q = argv.index("-Q")
+        assert argv[:q] + argv[q + 2 :] == worker[:q] + worker[q + 2 :], group
+
+
+def test_every_queue_a_task_can_be_sent_to_is_a_worker_queue():
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert routed | {settings.CELERY_TASK_DEFAULT_QUEUE} <= set(settings.WORKER_QUEUES)
 
 
 def test_an_unknown_process_type_is_named_in_the_error(tmp_path):
