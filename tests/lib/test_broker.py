@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from lib.broker import bounded_transport_options, broker_kind, whole_second_delay
-from ops_console.queues import WORKER_QUEUES, task_queues
+from ops_console.queues import DEAD_QUEUE, WORKER_QUEUES, task_queues
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 
@@ -64,7 +64,15 @@ def test_on_rabbitmq_every_worker_queue_is_a_durable_quorum_queue_with_the_deliv
     assert [q.name for q in queues] == list(WORKER_QUEUES)
     for queue in queues:
         assert queue.durable and queue.exchange.type == "topic" and queue.routing_key == queue.name
-        assert queue.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": 7}
+        assert queue.queue_arguments == {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": 7,
+            # Past the limit (or rejected without requeue) a message goes to the dead queue, kept until it is there.
+            "x-dead-letter-exchange": DEAD_QUEUE,
+            "x-dead-letter-routing-key": DEAD_QUEUE,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
 
 
 def test_on_redis_the_queues_are_celerys_defaults():
