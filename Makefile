@@ -1,7 +1,7 @@
 # ops-console: `make run` runs the console, `make cluster` runs it scaled out behind HAProxy,
 # `make test` runs the whole suite.
 # All start embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set.
-# `make test-rabbitmq` runs the broker-facing tests against RabbitMQ (docs/workers.md).
+# `make test-rabbitmq` runs the worker suite against RabbitMQ (docs/workers.md).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -26,7 +26,7 @@ cluster: $(STAMP)
 test: $(STAMP)
 	$(PY) scripts/devstack.py test $(ARGS)
 
-# The broker-facing tests again with RabbitMQ as the broker (RABBITMQ_URL, default the local one, guest/guest)
+# The worker suite again with RabbitMQ as the broker (RABBITMQ_URL, default the local one, guest/guest)
 # in a virtual host of their own; says so in one line and succeeds when no RabbitMQ answers.
 test-rabbitmq: $(STAMP)
 	$(PY) scripts/devstack.py test-rabbitmq $(ARGS)

@@ -661,18 +661,21 @@ def command_test(args: argparse.Namespace) -> int:
 
 # --- RabbitMQ (test-rabbitmq) ------------------------------------------------------
 
-# The tests where the broker matters: real workers (crashes, poison, retries, dead letters, replays), the outbox,
-# queue readings, the console's remote control, correlation headers. Run with
-# CELERY_BROKER_URL naming a virtual host of the run's own.
+# The worker suite: every test that starts a worker, beat or relay or publishes to the broker, outside the browser
+# tests (tests/e2e) and the scaled-out ones (tests/cluster). Run with CELERY_BROKER_URL naming a virtual host of
+# the run's own; a test that needs Redis as the broker is marked redis_broker_only and reported as skipped.
 RABBITMQ_SUITE = [
-    "tests/workers/test_rabbitmq.py",  # its poison test stands for test_crashes' on this broker
-    "tests/workers/test_dropped.py",  # what RabbitMQ gives up on becomes a dead letter
-    "tests/workers/test_crashes.py::test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing",
-    "tests/workers/test_pipeline.py",
+    "tests/workers",
     "tests/outbox",
-    "tests/console/test_workers.py::test_a_broadcast_nobody_answers_fails_within_its_timeout_and_is_audited",
+    "tests/pipeline",
+    "tests/console/test_workers.py",
     "tests/console/test_workers_control.py",
+    "tests/console/test_drills.py",
     "tests/integration/test_celery_correlation.py",
+    "tests/integration/test_webhook_contract.py",
+    "tests/integration/test_telemetry_cluster.py",
+    "tests/timeline/test_worker_flush.py",
+    "tests/faults/test_broker_stall.py",
 ]
 RABBITMQ_VHOST_PREFIX = "ops-test-"
 
@@ -716,7 +719,7 @@ def rabbitmq_vhost(user: str) -> Iterator[str]:
 
 
 def command_test_rabbitmq(args: argparse.Namespace) -> int:
-    """The broker-facing tests against RabbitMQ. Without one reachable: one line saying they did NOT run, exit 0."""
+    """The worker suite against RabbitMQ. Without one reachable: one line saying they did NOT run, exit 0."""
     from urllib.parse import quote, urlsplit
 
     base = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
@@ -819,7 +822,7 @@ def main() -> int:
     commands.add_parser("run").set_defaults(handler=command_run)
     commands.add_parser("cluster").set_defaults(handler=command_cluster)
     commands.add_parser("test", help="run pytest; every later argument is passed to it")
-    commands.add_parser("test-rabbitmq", help="run the broker-facing tests against RabbitMQ (RABBITMQ_URL)")
+    commands.add_parser("test-rabbitmq", help="run the worker suite against RabbitMQ (RABBITMQ_URL)")
     commands.add_parser("services").set_defaults(handler=command_services)
     bench = commands.add_parser("bench", help="run bench/NAME.py; every later argument is passed to it")
     bench.add_argument("name")

@@ -11,6 +11,7 @@ from tests.factories import StaffUserFactory, UserFactory
 
 pytest_plugins = [
     "tests.support.markers",  # a test that starts a process must be marked slow
+    "tests.support.brokers",  # redis_broker_only: skipped, with its reason, on RabbitMQ
     "tests.support.workers",  # isolated_broker, start_worker, start_beat, start_relay
     "tests.support.provider",  # sandbox_provider: the sandbox payment provider, a real server
     "tests.support.realtime",  # realtime_namespace: a test's own Redis namespaces for realtime

@@ -22,7 +22,11 @@ from tests.support.proxies import redis_proxy
 from tests.support.servers import asgi_server
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.redis_broker_only("freezes Redis as the broker: on RabbitMQ the frozen Redis is not the broker"),
+]
 
 TOKEN = "broker-stall-token-0123456789"
 CREATES = 50

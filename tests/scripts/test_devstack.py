@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -120,3 +121,31 @@ def test_the_pgbouncer_suite_says_it_did_not_run_when_pgbouncer_cannot_be_had(mo
 
     assert returned == 1
     assert "the PgBouncer suite did NOT run" in capsys.readouterr().out
+
+
+# Where the browser tests and the scaled-out cluster start their workers: left out of the RabbitMQ suite.
+NOT_ON_RABBITMQ = ("tests/e2e/", "tests/cluster/")
+STARTS_WORKERS = re.compile(r"\b(start_worker|start_relay|start_beat|isolated_broker)\b")
+
+
+def _in_rabbitmq_suite(path: str) -> bool:
+    return any(path == entry or path.startswith(f"{entry}/") for entry in devstack.RABBITMQ_SUITE)
+
+
+def test_the_rabbitmq_suite_holds_every_test_that_starts_a_worker_relay_or_beat_or_uses_the_broker():
+    root = Path(devstack.ROOT)
+    broker_facing = {
+        str(path.relative_to(root))
+        for path in (root / "tests").rglob("test_*.py")
+        if path != Path(__file__).resolve() and STARTS_WORKERS.search(path.read_text())
+    }
+
+    missing = sorted(p for p in broker_facing if not p.startswith(NOT_ON_RABBITMQ) and not _in_rabbitmq_suite(p))
+
+    assert "tests/workers/test_crashes.py" in broker_facing
+    assert missing == []
+
+
+def test_the_rabbitmq_suite_runs_the_whole_worker_outbox_and_pipeline_suites():
+    assert {"tests/workers", "tests/outbox", "tests/pipeline"} <= set(devstack.RABBITMQ_SUITE)
+    assert all(Path(devstack.ROOT, entry).exists() for entry in devstack.RABBITMQ_SUITE)

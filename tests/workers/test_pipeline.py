@@ -1,4 +1,4 @@
-"""The purchase pipeline on a real worker process, real Redis broker and real PostgreSQL."""
+"""The purchase pipeline on a real worker process, a real broker (Redis or RabbitMQ) and real PostgreSQL."""
 
 from __future__ import annotations
 
