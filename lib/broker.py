@@ -51,6 +51,18 @@ def broker_kind(url: str) -> BrokerKind:
     raise ValueError(f"must be a redis://, rediss://, redis+socket://, amqp:// or amqps:// URL, got scheme {scheme!r}")
 
 
+def redis_restore_mutex_expire(visibility_timeout: int) -> int:
+    """Seconds kombu's restore lock (`unacked_mutex`) outlives a worker killed while holding it: half the visibility
+    timeout, at most kombu's 300.
+
+    Workers restore the unacked messages of dead workers under that lock. A worker SIGKILLed mid-sweep leaves it
+    held until it expires, and meanwhile nobody restores anything: with kombu's 300 s a killed worker's messages
+    came back 5 minutes late where the visibility timeout promised seconds. A lock that expires during a very
+    long sweep lets a second sweep restore a message twice: a duplicate delivery, which every task survives.
+    """
+    return max(1, min(300, visibility_timeout // 2))
+
+
 def bounded_transport_options(kind: BrokerKind, *, timeout: float, connect_timeout: float) -> dict[str, Any]:
     """Transport options that bound every broker operation: connect, then each read and write."""
     if kind == "amqp":

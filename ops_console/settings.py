@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from lib.broker import bounded_transport_options, broker_kind
+from lib.broker import bounded_transport_options, broker_kind, redis_restore_mutex_expire
 from lib.logging import build_logging_config, process_kind
 from ops_console import queues
 from ops_console.env import celery_broker_url, env, require_local_hosts_when_debugging, require_strong_secret_key
@@ -307,6 +307,8 @@ if CELERY_BROKER_KIND == "redis":
         # Seconds between sweeps that restore messages of workers that died (unacked past the timeout).
         "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", 10, minimum=1),
         "unacked_restore_throttle": 1,
+        # How long a worker killed mid-sweep blocks every other sweep (lib/broker.py).
+        "unacked_mutex_expire": redis_restore_mutex_expire(TASK_VISIBILITY_TIMEOUT),
         # Namespace of every broker key; lets two deployments (or test runs) share one Redis.
         "global_keyprefix": env.str("CELERY_BROKER_KEY_PREFIX", ""),
     }
