@@ -9,8 +9,11 @@ import pytest
 import redis
 from django.conf import settings
 
+from apps.allocations.models import TrainerAllocation
+from apps.outbox.models import OutboxMessage
 from apps.payments.models import Payment
 from apps.pipeline.services import pipeline_start_for_payment
+from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
 from apps.workers.models import DeadLetter
 from lib.broker import redis_restore_mutex_expire
@@ -45,7 +48,10 @@ def test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing(st
         worker.kill()
         kills += 1
         worker = start_worker(TASK_MAX_DELIVERIES="20")
-    wait_until(lambda: _complete() == RUNS, timeout=90, interval=0.2, what="every pipeline")
+    try:
+        wait_until(lambda: _complete() == RUNS, timeout=90, interval=0.2, what="every pipeline")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {_where_pipelines_stand()}") from None
     elapsed = time.monotonic() - started
 
     assert kills == 3
@@ -71,6 +77,18 @@ def test_a_poison_message_is_dead_lettered_after_max_deliveries_while_other_work
     letter = DeadLetter.objects.get()
     assert (letter.task_name, letter.reason, letter.deliveries) == ("tests.kill_my_worker", "poison", 4)
     assert letter.exception_class == "apps.workers.retry.PoisonMessage"
+
+
+def _where_pipelines_stand() -> str:
+    """What a stalled run leaves: how far the pipelines got, and what the broker still holds."""
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    prefix = app.conf.broker_transport_options.get("global_keyprefix", "")
+    return (
+        f"purchases {StudentCoursePurchase.objects.count()}, allocations {TrainerAllocation.objects.count()}, "
+        f"complete {_complete()}, outbox rows {OutboxMessage.objects.count()}, "
+        f"dead letters {list(DeadLetter.objects.values_list('task_name', 'reason'))}, "
+        f"unacked {broker.hlen(f'{prefix}unacked')}, restore lock ttl {broker.pttl(f'{prefix}unacked_mutex')} ms"
+    )
 
 
 def _restore_lock_expiry_of_the_running_worker() -> int:
