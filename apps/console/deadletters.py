@@ -71,7 +71,9 @@ REASONS = (
 )
 TEXT_FIELDS = ("task", "queue", "reason", "exception", "q")
 MAX_TEXT = 255
-SAFE_TEXT = re.compile(r"^[\w.:\-@/ ]*$")
+# ASCII letters and digits spelled out: `\w` means any Unicode letter to Python and pydantic but ASCII only to
+# JSON Schema's regex dialect, so the served schema and the validation would disagree on "Ú".
+SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:\-@/ ]*$")
 GROWTH_SERIES = ["dead_letters.new", "dead_letters.total"]
 ALERT_RULE = "dead_letters_growing"
 

@@ -129,7 +129,8 @@ def test_an_unknown_range_is_a_400_naming_it(staff_client):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("status", "bogus"), ("since", "1y"), ("task", "<script>"), ("q", "x" * 256)]
+    ("name", "value"),
+    [("status", "bogus"), ("since", "1y"), ("task", "<script>"), ("q", "x" * 256), ("reason", "poisonÚ")],
 )
 def test_a_dead_letter_filter_the_page_would_refuse_is_a_400_naming_it(staff_client, name, value):
     response = staff_client.get("/api/ops/dead-letters", {name: value})
