@@ -13,7 +13,13 @@ from django.test import RequestFactory
 
 from apps.realtime.services import OPS_GROUP, publish_event
 from tests.factories import UserFactory
-from tests.support.realtime import close_code_of, next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import (
+    close_code_of,
+    heard_next,
+    open_socket,
+    realtime_server,
+    session_cookie,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
@@ -22,7 +28,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120),
 NO_SWEEP = "600"
 # Seconds a revocation may take to reach an open socket: a publish, one hop to the ORM, a close.
 WITHIN = 5
-PERIODIC_FRAMES = frozenset({"ops.snapshot", "ops.overview"})
 
 
 @pytest.fixture
@@ -75,18 +80,6 @@ def _log_out(user, cookie: str) -> None:
 def _new_password(user) -> None:
     user.set_password("a-new-password-42")
     user.save()
-
-
-async def _heard(socket, event_type: str, within: float = 1.5) -> bool:
-    """Whether `socket` receives `event_type` next within `within` s (the periodic frames skipped)."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                event = await next_event(socket)
-                if event["type"] not in PERIODIC_FRAMES:
-                    return event["type"] == event_type
-    except TimeoutError:
-        return False
 
 
 def _publish_payment() -> None:
@@ -152,7 +145,7 @@ def test_another_users_socket_is_untouched_when_a_user_is_deactivated(server):
             await _in_thread(_update, revoked, is_active=False)
             revoked_code = await close_code_of(revoked_socket, timeout=WITHIN)
             await asyncio.to_thread(_publish_payment)
-            return revoked_code, await _heard(bystander_socket, "payment.succeeded"), bystander_socket.close_code
+            return revoked_code, await heard_next(bystander_socket, "payment.succeeded"), bystander_socket.close_code
 
     assert asyncio.run(scenario()) == (4401, True, None)
 
@@ -164,11 +157,11 @@ def test_a_user_who_loses_view_payment_stops_hearing_payments_and_keeps_the_sock
     async def scenario() -> tuple[bool, bool, int | None]:
         async with await open_socket(server, cookie, path="/ws/ops/") as socket:
             await asyncio.to_thread(_publish_payment)
-            before = await _heard(socket, "payment.succeeded")
+            before = await heard_next(socket, "payment.succeeded")
             await _in_thread(user.user_permissions.remove, view_payment)
             await asyncio.to_thread(_groups_changed, server)
             await asyncio.to_thread(_publish_payment)
-            after = await _heard(socket, "payment.succeeded")
+            after = await heard_next(socket, "payment.succeeded")
             return before, after, await close_code_of(socket, timeout=1)
 
     assert asyncio.run(scenario()) == (True, False, None)
@@ -181,11 +174,11 @@ def test_a_user_granted_view_payment_starts_hearing_payments_on_the_open_socket(
     async def scenario() -> tuple[bool, bool]:
         async with await open_socket(server, cookie, path="/ws/ops/") as socket:
             await asyncio.to_thread(_publish_payment)
-            before = await _heard(socket, "payment.succeeded")
+            before = await heard_next(socket, "payment.succeeded")
             await _in_thread(user.user_permissions.add, view_payment)
             await asyncio.to_thread(_groups_changed, server)
             await asyncio.to_thread(_publish_payment)
-            return before, await _heard(socket, "payment.succeeded")
+            return before, await heard_next(socket, "payment.succeeded")
 
     assert asyncio.run(scenario()) == (False, True)
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 
 from apps.realtime.services import OPS_GROUP, publish_event
 from tests.factories import StaffUserFactory, UserFactory
-from tests.support.realtime import next_event, open_socket, realtime_server, session_cookie
+from tests.support.realtime import heard_next, next_event, open_socket, realtime_server, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120), pytest.mark.slow]
 
@@ -21,7 +21,6 @@ def server(realtime_namespace):
 
 
 # Pushed on a timer, not by events: the heartbeat's counts and the console's live overview.
-PERIODIC_FRAMES = frozenset({"ops.snapshot", "ops.overview"})
 
 
 def _staff(*permissions: str):
@@ -35,18 +34,6 @@ def _staff(*permissions: str):
 
 def _publish_to_ops(event_type: str) -> None:
     publish_event(event_type=event_type, object_id=1, data={}, groups=[OPS_GROUP])
-
-
-async def _heard(socket, event_type: str, within: float = 1.5) -> bool:
-    """Whether `socket` receives `event_type` next within `within` s (the periodic frames skipped)."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                event = await next_event(socket)
-                if event["type"] not in PERIODIC_FRAMES:
-                    return event["type"] == event_type
-    except TimeoutError:
-        return False
 
 
 async def _first_but_overview(socket) -> dict:
@@ -65,7 +52,7 @@ def _who_hears(server, users: list, event_type: str) -> list[bool]:
         firsts = [await _first_but_overview(socket) for socket in sockets]
         assert [first["type"] for first in firsts] == ["ops.snapshot"] * len(sockets)
         await asyncio.to_thread(_publish_to_ops, event_type)
-        heard = [await _heard(socket, event_type) for socket in sockets]
+        heard = [await heard_next(socket, event_type) for socket in sockets]
         for socket in sockets:
             await socket.close()
         return heard
@@ -107,7 +94,7 @@ def test_staff_without_any_view_permission_get_the_snapshot_and_no_events(server
             first = await _first_but_overview(socket)
             await asyncio.to_thread(_publish_to_ops, "payment.succeeded")
             await asyncio.to_thread(_publish_to_ops, "other.thing")
-            return first, await _heard(socket, "payment.succeeded")
+            return first, await heard_next(socket, "payment.succeeded")
 
     first, heard = asyncio.run(scenario())
 

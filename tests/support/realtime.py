@@ -140,6 +140,22 @@ async def next_event(socket: ClientConnection, timeout: float = 5) -> dict[str, 
         return json.loads(await socket.recv())
 
 
+# What /ws/ops/ sends on its own every few seconds, whatever happens.
+PERIODIC_FRAMES = frozenset({"ops.snapshot", "ops.overview"})
+
+
+async def heard_next(socket: ClientConnection, event_type: str, within: float = 1.5) -> bool:
+    """Whether `socket` receives `event_type` next within `within` s (the periodic frames skipped)."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                event = await next_event(socket)
+                if event["type"] not in PERIODIC_FRAMES:
+                    return event["type"] == event_type
+    except TimeoutError:
+        return False
+
+
 async def is_silent(socket: ClientConnection, seconds: float = 0.5) -> bool:
     try:
         async with asyncio.timeout(seconds):
