@@ -31,6 +31,9 @@
    Redis round trips, broker publishes, channel-layer group sends and ms
    (bench/pipeline_profile.py); `--cprofile` also writes each pool process's
    cProfile stats and prints the top functions.
+
+Everything runs with production settings (DEBUG off), as the other benches do;
+`--debug` runs it all with the development settings instead.
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ops_console.settings")
 os.environ.setdefault("CELERY_BROKER_KEY_PREFIX", f"bench-{uuid.uuid4().hex[:8]}:")
+# Production settings in this process and its workers, as the other benches: DEBUG logs every statement.
+# `--debug` times the development settings instead.
+os.environ["DEBUG"] = "1" if "--debug" in sys.argv else "0"
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 60)
+os.environ.setdefault("PAYMENT_WEBHOOK_SECRET", "bench-webhook-secret")
 
 import django  # noqa: E402
 
@@ -233,6 +241,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, help="pipelines on a worker counting what each task does")
     parser.add_argument("--profile-sql", action="store_true", help="with --profile: print one task's statements")
     parser.add_argument("--cprofile", action="store_true", help="with --profile: cProfile each task too")
+    parser.add_argument("--debug", action="store_true", help="DEBUG on (development settings) instead of off")
     args = parser.parse_args()
 
     call_command("migrate", "--no-input", verbosity=0)

@@ -5,6 +5,7 @@ from django.db.models.functions import Coalesce
 
 from apps.allocations.models import TrainerAllocation
 from apps.directory.models import Trainer
+from apps.purchases.models import StudentCoursePurchase
 
 
 def allocation_get_with_course(*, allocation_id: int) -> TrainerAllocation | None:
@@ -39,13 +40,15 @@ def trainer_list_with_load(*, trainers: QuerySet[Trainer]) -> QuerySet[Trainer]:
     return trainers.annotate(active_load=Coalesce(Subquery(load, output_field=IntegerField()), 0))
 
 
-def allocation_candidate_trainer_ids(*, course_id: int) -> list[int]:
-    """Active trainers of the course, least loaded (active allocations) first, then by id.
+def allocation_candidate_trainer_ids(*, purchase_id: int) -> list[int]:
+    """Active trainers of the purchase's course, least loaded (active allocations) first, then by id.
 
-    A hint: capacity is re-checked under the trainer's lock. Runs one query; each trainer's load
-    is an index count of its active allocations (trainer_list_with_load), not a join over every
-    allocation the course's trainers ever had.
+    A hint: capacity is re-checked under the trainer's lock. Runs one query, the purchase's course
+    read inside it (none for a purchase that does not exist); each trainer's load is an index count of
+    its active allocations (trainer_list_with_load), not a join over every allocation the course's
+    trainers ever had.
     """
-    trainers = Trainer.objects.filter(courses=course_id, status=Trainer.Status.ACTIVE)
+    course = StudentCoursePurchase.objects.filter(id=purchase_id).values("course_id")
+    trainers = Trainer.objects.filter(courses=Subquery(course), status=Trainer.Status.ACTIVE)
     ranked = trainer_list_with_load(trainers=trainers).order_by(F("active_load"), "id")
     return list(ranked.values_list("id", flat=True))

@@ -55,23 +55,23 @@ def allocation_assign_trainer(
     `on_assigned` runs in the transaction that creates or finds the allocation,
     every time (also on a repeat), so what the caller writes there commits with it.
     """
-    purchase = StudentCoursePurchase.objects.get(id=purchase_id)
     held: list[int] = []
-    for trainer_id in allocation_candidate_trainer_ids(course_id=purchase.course_id):
-        outcome = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned, wait=False)
+    for trainer_id in allocation_candidate_trainer_ids(purchase_id=purchase_id):
+        outcome = _allocate_to(purchase_id=purchase_id, trainer_id=trainer_id, on_assigned=on_assigned, wait=False)
         if isinstance(outcome, TrainerAllocation):
             return outcome
         if outcome is _HELD:
             held.append(trainer_id)
     for trainer_id in held:  # every free candidate was full: wait for those another allocator held
-        outcome = _allocate_to(purchase_id=purchase.id, trainer_id=trainer_id, on_assigned=on_assigned, wait=True)
+        outcome = _allocate_to(purchase_id=purchase_id, trainer_id=trainer_id, on_assigned=on_assigned, wait=True)
         if isinstance(outcome, TrainerAllocation):
             return outcome
     with transaction.atomic():
-        existing = allocation_get_open_for_purchase(purchase_id=purchase.id)
+        existing = allocation_get_open_for_purchase(purchase_id=purchase_id)
         if existing is not None:  # no candidates, but an earlier delivery already allocated
             on_assigned(existing)
             return existing
+    purchase = StudentCoursePurchase.objects.get(id=purchase_id)  # a purchase that does not exist raises here
     raise TrainerUnavailable(f"no trainer of course {purchase.course_id} has capacity")
 
 
@@ -103,7 +103,9 @@ def _allocate_to(
             return existing
         if not purchase.is_active:
             raise AlreadyDone(f"purchase {purchase.id} is no longer active")
-        trainer = Trainer.objects.select_for_update(skip_locked=not wait).filter(id=trainer_id).first()
+        trainer = (
+            Trainer.objects.select_for_update(skip_locked=not wait).filter(id=trainer_id).only("status", "capacity")
+        ).first()
         if trainer is None:
             return None if wait else _HELD  # deleted meanwhile, or held by another allocator
         # 2. Capacity, counted under the trainer's lock.

@@ -16,7 +16,7 @@ from django.db import transaction
 from apps.directory.models import Student
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
-from apps.purchases.selectors import purchase_get_active, purchase_get_for_payment
+from apps.purchases.selectors import purchase_get_for_payment, purchase_list_for_payment_or_active
 from apps.workers.retry import PermanentTaskError
 
 logger = structlog.get_logger(__name__)
@@ -27,7 +27,7 @@ class PurchaseNotAllowed(PermanentTaskError):
 
 
 def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
-    """The purchase a succeeded payment pays for, created on the first call. Three or four queries.
+    """The purchase a succeeded payment pays for, created on the first call. Two queries (three when it creates).
 
     Returns the existing purchase on a repeat, so a caller's follow-up runs every time.
     Inside a caller's transaction (the pipeline step's) it takes no savepoint: a
@@ -37,9 +37,12 @@ def purchase_create_from_payment(*, payment_id: int) -> StudentCoursePurchase:
         # 1. Serialise deliveries of this step for this payment. Only the payment's row: the joined
         #    student's would block every insert that references the student meanwhile.
         payment = Payment.objects.select_for_update(of=("self",)).select_related("student").get(id=payment_id)
-        purchase = purchase_get_for_payment(payment_id=payment.id)
+        found = purchase_list_for_payment_or_active(
+            payment_id=payment.id, student_id=payment.student_id, course_id=payment.course_id
+        )
+        purchase = next((purchase for purchase in found if purchase.payment_id == payment.id), None)
         if purchase is None:
-            _ensure_purchasable(payment)
+            _ensure_purchasable(payment, active_purchase_exists=bool(found))
             # 2. A racing insert hits student_course_purchases_payment_uniq.
             purchase = StudentCoursePurchase.objects.create(
                 payment=payment, student_id=payment.student_id, course_id=payment.course_id
@@ -54,10 +57,10 @@ def purchase_applied_for_payment(payment_id: int) -> str | None:
     return f"payment {payment_id} already has purchase {purchase.id}" if purchase else None
 
 
-def _ensure_purchasable(payment: Payment) -> None:
+def _ensure_purchasable(payment: Payment, *, active_purchase_exists: bool) -> None:
     if payment.status != PaymentStatus.SUCCEEDED:
         raise PurchaseNotAllowed(f"payment {payment.id} is {payment.status}, not succeeded")
     if payment.student.status != Student.Status.ACTIVE:
         raise PurchaseNotAllowed(f"student {payment.student_id} is {payment.student.status}, not active")
-    if purchase_get_active(student_id=payment.student_id, course_id=payment.course_id) is not None:
+    if active_purchase_exists:
         raise PurchaseNotAllowed(f"student {payment.student_id} already has an active purchase of this course")

@@ -24,7 +24,7 @@ from apps.allocations.selectors import allocation_get_with_course
 from apps.directory.selectors import student_user_id_list, trainer_user_id_list
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
-from apps.tutoring.selectors import session_count_for_allocation, session_slots_for_allocation
+from apps.tutoring.selectors import session_count_for_allocation
 from apps.workers.retry import AlreadyDone
 
 logger = structlog.get_logger(__name__)
@@ -34,8 +34,8 @@ SESSION_TIME = datetime.time(17, 0)
 FIRST_SESSION_AFTER = datetime.timedelta(days=7)
 
 
-def session_schedule_for_allocation(*, allocation_id: int) -> int:
-    """Create the allocation's missing sessions; returns how many it created. Three queries (two on a repeat).
+def session_schedule_for_allocation(*, allocation_id: int) -> None:
+    """Write the allocation's sessions, leaving the slots that exist as they are. Two queries.
 
     Inside a caller's transaction (the pipeline step's) it takes no savepoint: a
     failure here fails the caller's whole transaction, which never goes on after one.
@@ -49,8 +49,7 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
         if allocation.status != TrainerAllocation.Status.ACTIVE:
             raise AlreadyDone(f"allocation {allocation.id} is {allocation.status}")
         assert allocation.trainer_id is not None  # trainer_allocations_active_has_trainer
-        # 2. Deterministic slots; those that exist are left out, and the unique constraint skips any other.
-        taken = session_slots_for_allocation(allocation_id=allocation.id)
+        # 2. Deterministic slots, all of them every time: the unique constraint skips those that exist.
         sessions = [
             TutoringSession(
                 allocation=allocation,
@@ -62,12 +61,9 @@ def session_schedule_for_allocation(*, allocation_id: int) -> int:
                 duration_minutes=allocation.course.session_minutes,
             )
             for day in session_days(allocation)
-            if (day, SESSION_TIME) not in taken
         ]
-        if sessions:
-            TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
-        logger.info("sessions_scheduled", allocation_id=allocation.id, created=len(sessions))
-    return len(sessions)
+        TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
+        logger.info("sessions_scheduled", allocation_id=allocation.id, slots=len(sessions))
 
 
 def session_days(allocation: TrainerAllocation) -> list[datetime.date]:

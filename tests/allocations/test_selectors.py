@@ -8,7 +8,7 @@ from apps.allocations.selectors import (
     allocation_count_for_trainer,
     allocation_get_open_for_purchase,
 )
-from tests.factories import AllocationFactory, CourseFactory, TrainerFactory
+from tests.factories import AllocationFactory, CourseFactory, PaymentFactory, PurchaseFactory, TrainerFactory
 from tests.support.plans import indexes_used_by
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +38,9 @@ def test_candidate_trainers_are_the_courses_active_ones_least_loaded_first():
         trainer.courses.add(course)
     AllocationFactory(trainer=busy)
     TrainerFactory().courses.add(CourseFactory())
+    purchase = PurchaseFactory(payment=PaymentFactory(course=course))
 
-    assert allocation_candidate_trainer_ids(course_id=course.id) == [idle.id, busy.id]
+    assert allocation_candidate_trainer_ids(purchase_id=purchase.id) == [idle.id, busy.id]
 
 
 def test_only_active_allocations_count_towards_a_candidates_load():
@@ -49,5 +50,12 @@ def test_only_active_allocations_count_towards_a_candidates_load():
         trainer.courses.add(course)
     AllocationFactory.create_batch(3, trainer=veteran, status="completed")
     AllocationFactory(trainer=newcomer)
+    purchase = PurchaseFactory(payment=PaymentFactory(course=course))
 
-    assert allocation_candidate_trainer_ids(course_id=course.id) == [veteran.id, newcomer.id]
+    assert allocation_candidate_trainer_ids(purchase_id=purchase.id) == [veteran.id, newcomer.id]
+
+
+def test_a_purchase_that_does_not_exist_has_no_candidate_trainers():
+    TrainerFactory().courses.add(CourseFactory())
+
+    assert allocation_candidate_trainer_ids(purchase_id=0) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.allocations.models import TrainerAllocation
 from apps.directory.models import Student
@@ -108,3 +110,29 @@ def test_the_last_step_hands_on_nothing():
     pipeline_run_step(task_name="pipeline.notify_allocation", object_id=allocation.id)
 
     assert _handed_off() == []
+
+
+def _statements(task_name: str, object_id: int) -> list[str]:
+    """The statements one run of a step sends, its transaction's savepoints left out (the test's own transaction
+    makes a savepoint of what a worker runs as a transaction)."""
+    with CaptureQueriesContext(connection) as captured:
+        pipeline_run_step(task_name=task_name, object_id=object_id)
+    return [query["sql"] for query in captured.captured_queries if "SAVEPOINT" not in query["sql"]]
+
+
+def test_each_step_runs_only_the_statements_its_guarantees_need():
+    course = CourseFactory(sessions_per_purchase=4)
+    TrainerFactory().courses.add(course)
+    payment = PaymentFactory(course=course)
+
+    # Lock the payment (with its student), look up its purchase and the student's active one, insert, hand on.
+    assert len(_statements("purchases.create_from_payment", payment.id)) == 4
+    purchase = StudentCoursePurchase.objects.get(payment=payment)
+    # Rank candidates; lock the purchase, look up its allocation, lock the trainer, count its load, insert, hand on.
+    assert len(_statements("allocations.assign_trainer", purchase.id)) == 7
+    allocation = TrainerAllocation.objects.get(purchase=purchase)
+    # Lock the allocation (with its course), insert the sessions, hand on.
+    assert len(_statements("tutoring.schedule_sessions", allocation.id)) == 3
+    # Read the allocation with the people's logins, then its sessions.
+    assert len(_statements("pipeline.notify_allocation", allocation.id)) == 2
+    assert allocation.sessions.count() == 4
