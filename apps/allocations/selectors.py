@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.allocations.models import TrainerAllocation
 from apps.directory.models import Trainer
-from apps.purchases.models import StudentCoursePurchase
 
 
 def allocation_get_with_course(*, allocation_id: int) -> TrainerAllocation | None:
@@ -40,15 +40,36 @@ def trainer_list_with_load(*, trainers: QuerySet[Trainer]) -> QuerySet[Trainer]:
     return trainers.annotate(active_load=Coalesce(Subquery(load, output_field=IntegerField()), 0))
 
 
+# Written out rather than built with the ORM: it runs once per allocation, and building and compiling the
+# ORM's equivalent (a correlated count annotation, ordered) cost ~1.5 ms of a worker's CPU each time, five
+# times what PostgreSQL takes to run it (docs/BENCHMARKS.md, "Pipeline throughput"). The load is the same
+# correlated index count as trainer_list_with_load's.
+_CANDIDATES_SQL = """
+    SELECT trainer.id
+    FROM trainers AS trainer
+    JOIN trainer_courses AS teaches ON teaches.trainer_id = trainer.id
+    WHERE teaches.course_id = (SELECT course_id FROM student_course_purchases WHERE id = %(purchase_id)s)
+      AND trainer.status = %(trainer_active)s
+    ORDER BY (
+        SELECT count(*) FROM trainer_allocations AS allocation
+        WHERE allocation.trainer_id = trainer.id AND allocation.status = %(allocation_active)s
+    ), trainer.id
+"""
+
+
 def allocation_candidate_trainer_ids(*, purchase_id: int) -> list[int]:
     """Active trainers of the purchase's course, least loaded (active allocations) first, then by id.
 
     A hint: capacity is re-checked under the trainer's lock. Runs one query, the purchase's course
-    read inside it (none for a purchase that does not exist); each trainer's load is an index count of
-    its active allocations (trainer_list_with_load), not a join over every allocation the course's
-    trainers ever had.
+    read inside it (no candidates for a purchase that does not exist); each trainer's load is an index
+    count of its active allocations (trainer_allocations_trainer_status_idx), not a join over every
+    allocation the course's trainers ever had.
     """
-    course = StudentCoursePurchase.objects.filter(id=purchase_id).values("course_id")
-    trainers = Trainer.objects.filter(courses=Subquery(course), status=Trainer.Status.ACTIVE)
-    ranked = trainer_list_with_load(trainers=trainers).order_by(F("active_load"), "id")
-    return list(ranked.values_list("id", flat=True))
+    parameters = {
+        "purchase_id": purchase_id,
+        "trainer_active": Trainer.Status.ACTIVE.value,
+        "allocation_active": TrainerAllocation.Status.ACTIVE.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES_SQL, parameters)
+        return [trainer_id for (trainer_id,) in cursor.fetchall()]

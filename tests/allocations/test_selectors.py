@@ -8,6 +8,7 @@ from apps.allocations.selectors import (
     allocation_count_for_trainer,
     allocation_get_open_for_purchase,
 )
+from apps.purchases.models import StudentCoursePurchase
 from tests.factories import AllocationFactory, CourseFactory, PaymentFactory, PurchaseFactory, TrainerFactory
 from tests.support.plans import indexes_used_by
 
@@ -59,3 +60,11 @@ def test_a_purchase_that_does_not_exist_has_no_candidate_trainers():
     TrainerFactory().courses.add(CourseFactory())
 
     assert allocation_candidate_trainer_ids(purchase_id=0) == []
+
+
+def test_candidate_ranking_counts_each_trainers_load_through_the_trainer_status_index(seeded_platform):
+    purchase = StudentCoursePurchase.objects.filter(is_active=True).first()
+
+    used = indexes_used_by(lambda: allocation_candidate_trainer_ids(purchase_id=purchase.id))
+
+    assert "trainer_allocations_trainer_status_idx" in used
