@@ -65,10 +65,10 @@ def allocation_candidate_trainer_ids(*, purchase_id: int) -> list[int]:
     count of its active allocations (trainer_allocations_trainer_status_idx), not a join over every
     allocation the course's trainers ever had.
     """
-    parameters = {
+    parameters: dict[str, int | str] = {
         "purchase_id": purchase_id,
-        "trainer_active": Trainer.Status.ACTIVE.value,
-        "allocation_active": TrainerAllocation.Status.ACTIVE.value,
+        "trainer_active": str(Trainer.Status.ACTIVE.value),
+        "allocation_active": str(TrainerAllocation.Status.ACTIVE.value),
     }
     with connection.cursor() as cursor:
         cursor.execute(_CANDIDATES_SQL, parameters)
