@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +38,28 @@ def statement_timeout(milliseconds: int | None = None) -> Iterator[None]:
         if nested:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+
+
+SqlParams = Sequence[Any] | Mapping[str, Any]
+
+
+def sql_row(sql: str, params: SqlParams) -> tuple[Any, ...] | None:
+    """The first row a statement returns, or None. Runs one query.
+
+    For the few statements on the pipeline's hot path where building and compiling the ORM's
+    query costs the worker more than PostgreSQL takes to run it (docs/BENCHMARKS.md,
+    "Pipeline throughput"); everything else uses the ORM.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def sql_rows(sql: str, params: SqlParams) -> list[tuple[Any, ...]]:
+    """Every row a statement returns (see sql_row). Runs one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def db_connection_release() -> None:

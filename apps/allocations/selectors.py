@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from django.db import connection
+from dataclasses import dataclass
+
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.allocations.models import TrainerAllocation
 from apps.directory.models import Trainer
+from lib.db import sql_row, sql_rows
 
 
 def allocation_get_with_course(*, allocation_id: int) -> TrainerAllocation | None:
@@ -13,15 +15,60 @@ def allocation_get_with_course(*, allocation_id: int) -> TrainerAllocation | Non
     return TrainerAllocation.objects.select_related("course").filter(id=allocation_id).first()
 
 
-def allocation_get_open_for_purchase(*, purchase_id: int) -> TrainerAllocation | None:
-    """The purchase's open allocation (trainer_allocations_purchase_open_uniq). Runs one query."""
-    return TrainerAllocation.objects.filter(purchase_id=purchase_id, status__in=TrainerAllocation.OPEN_STATUSES).first()
+# The allocator's reads are written in SQL: each runs once or more per allocation, and building and compiling
+# the ORM's query cost a worker three to six times what PostgreSQL takes to run it (docs/BENCHMARKS.md,
+# "Pipeline throughput"). Table and column names are the models' (tests/allocations runs each one).
+
+
+@dataclass(frozen=True)
+class PurchaseToAllocate:
+    student_id: int
+    course_id: int
+    is_active: bool
+
+
+def allocation_lock_purchase(*, purchase_id: int) -> PurchaseToAllocate | None:
+    """Lock the purchase's row until the transaction ends (SELECT ... FOR UPDATE): allocators of one purchase
+    run one at a time. None when it does not exist. Runs one query."""
+    row = sql_row(
+        "SELECT student_id, course_id, is_active FROM student_course_purchases WHERE id = %s FOR UPDATE",
+        [purchase_id],
+    )
+    return PurchaseToAllocate(*row) if row else None
+
+
+@dataclass(frozen=True)
+class TrainerRoom:
+    status: str
+    capacity: int
+
+
+def allocation_lock_trainer(*, trainer_id: int, wait: bool) -> TrainerRoom | None:
+    """Lock the trainer's row until the transaction ends; None when it does not exist or, with `wait` False,
+    another transaction holds it (SKIP LOCKED). Runs one query."""
+    skip = "" if wait else " SKIP LOCKED"
+    row = sql_row(f"SELECT status, capacity FROM trainers WHERE id = %s FOR UPDATE{skip}", [trainer_id])
+    return TrainerRoom(*row) if row else None
+
+
+def allocation_open_id_for_purchase(*, purchase_id: int) -> int | None:
+    """The id of the purchase's open allocation (trainer_allocations_purchase_open_uniq). Runs one query."""
+    pending, active = (str(status.value) for status in TrainerAllocation.OPEN_STATUSES)
+    row = sql_row(
+        "SELECT id FROM trainer_allocations WHERE purchase_id = %s AND status IN (%s, %s)",
+        [purchase_id, pending, active],
+    )
+    return row[0] if row else None
 
 
 def allocation_count_for_trainer(*, trainer_id: int, status: str = TrainerAllocation.Status.ACTIVE) -> int:
     """How many allocations a trainer carries in a status, for capacity checks
     (trainer_allocations_trainer_status_idx). Runs one query."""
-    return TrainerAllocation.objects.filter(trainer_id=trainer_id, status=status).count()
+    row = sql_row(
+        "SELECT count(*) FROM trainer_allocations WHERE trainer_id = %s AND status = %s", [trainer_id, str(status)]
+    )
+    assert row is not None  # count(*) returns one row
+    return int(row[0])
 
 
 def trainer_list_with_load(*, trainers: QuerySet[Trainer]) -> QuerySet[Trainer]:
@@ -40,10 +87,6 @@ def trainer_list_with_load(*, trainers: QuerySet[Trainer]) -> QuerySet[Trainer]:
     return trainers.annotate(active_load=Coalesce(Subquery(load, output_field=IntegerField()), 0))
 
 
-# Written out rather than built with the ORM: it runs once per allocation, and building and compiling the
-# ORM's equivalent (a correlated count annotation, ordered) cost ~1.5 ms of a worker's CPU each time, five
-# times what PostgreSQL takes to run it (docs/BENCHMARKS.md, "Pipeline throughput"). The load is the same
-# correlated index count as trainer_list_with_load's.
 _CANDIDATES_SQL = """
     SELECT trainer.id
     FROM trainers AS trainer
@@ -70,6 +113,4 @@ def allocation_candidate_trainer_ids(*, purchase_id: int) -> list[int]:
         "trainer_active": str(Trainer.Status.ACTIVE.value),
         "allocation_active": str(TrainerAllocation.Status.ACTIVE.value),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_CANDIDATES_SQL, parameters)
-        return [trainer_id for (trainer_id,) in cursor.fetchall()]
+    return [trainer_id for (trainer_id,) in sql_rows(_CANDIDATES_SQL, parameters)]

@@ -31,7 +31,9 @@ from apps.allocations.models import TrainerAllocation
 from apps.allocations.selectors import (
     allocation_candidate_trainer_ids,
     allocation_count_for_trainer,
-    allocation_get_open_for_purchase,
+    allocation_lock_purchase,
+    allocation_lock_trainer,
+    allocation_open_id_for_purchase,
 )
 from apps.directory.models import Trainer
 from apps.purchases.models import StudentCoursePurchase
@@ -39,35 +41,33 @@ from apps.workers.retry import AlreadyDone, TransientTaskError
 
 logger = structlog.get_logger(__name__)
 
-OnAssigned = Callable[[TrainerAllocation], None]
+OnAssigned = Callable[[int], None]
 
 
 class TrainerUnavailable(TransientTaskError):
     """No active trainer of the course has capacity now; capacity frees up or trainers are added."""
 
 
-def allocation_assign_trainer(
-    *, purchase_id: int, on_assigned: OnAssigned = lambda allocation: None
-) -> TrainerAllocation:
-    """The purchase's open allocation, assigning the least-loaded trainer with room on the first call.
+def allocation_assign_trainer(*, purchase_id: int, on_assigned: OnAssigned = lambda allocation_id: None) -> int:
+    """The id of the purchase's open allocation, assigning the least-loaded trainer with room on the first call.
 
     Runs one query to rank trainers, then a short transaction per candidate.
-    `on_assigned` runs in the transaction that creates or finds the allocation,
-    every time (also on a repeat), so what the caller writes there commits with it.
+    `on_assigned(allocation_id)` runs in the transaction that creates or finds the
+    allocation, every time (also on a repeat), so what the caller writes there commits with it.
     """
     held: list[int] = []
     for trainer_id in allocation_candidate_trainer_ids(purchase_id=purchase_id):
         outcome = _allocate_to(purchase_id=purchase_id, trainer_id=trainer_id, on_assigned=on_assigned, wait=False)
-        if isinstance(outcome, TrainerAllocation):
+        if isinstance(outcome, int):
             return outcome
         if outcome is _HELD:
             held.append(trainer_id)
     for trainer_id in held:  # every free candidate was full: wait for those another allocator held
         outcome = _allocate_to(purchase_id=purchase_id, trainer_id=trainer_id, on_assigned=on_assigned, wait=True)
-        if isinstance(outcome, TrainerAllocation):
+        if isinstance(outcome, int):
             return outcome
     with transaction.atomic():
-        existing = allocation_get_open_for_purchase(purchase_id=purchase_id)
+        existing = allocation_open_id_for_purchase(purchase_id=purchase_id)
         if existing is not None:  # no candidates, but an earlier delivery already allocated
             on_assigned(existing)
             return existing
@@ -77,8 +77,8 @@ def allocation_assign_trainer(
 
 def allocation_applied_for_purchase(purchase_id: int) -> str | None:
     """Idempotency probe for replays: the open allocation this purchase already has, if any."""
-    allocation = allocation_get_open_for_purchase(purchase_id=purchase_id)
-    return f"purchase {purchase_id} already has allocation {allocation.id}" if allocation else None
+    allocation_id = allocation_open_id_for_purchase(purchase_id=purchase_id)
+    return f"purchase {purchase_id} already has allocation {allocation_id}" if allocation_id else None
 
 
 class _Held:
@@ -88,38 +88,36 @@ class _Held:
 _HELD = _Held()
 
 
-def _allocate_to(
-    *, purchase_id: int, trainer_id: int, on_assigned: OnAssigned, wait: bool
-) -> TrainerAllocation | _Held | None:
-    """The allocation made (or found) with this trainer; None when the trainer has no room; _HELD when
+def _allocate_to(*, purchase_id: int, trainer_id: int, on_assigned: OnAssigned, wait: bool) -> int | _Held | None:
+    """The id of the allocation made (or found) with this trainer; None when the trainer has no room; _HELD when
     `wait` is False and another allocator holds the trainer."""
     with transaction.atomic():
         # 1. Purchase first, then one trainer: the same order everywhere.
-        purchase = StudentCoursePurchase.objects.select_for_update().get(id=purchase_id)
+        purchase = allocation_lock_purchase(purchase_id=purchase_id)
+        if purchase is None:
+            raise StudentCoursePurchase.DoesNotExist(f"purchase {purchase_id} does not exist")
         # 3. Already allocated by an earlier delivery.
-        existing = allocation_get_open_for_purchase(purchase_id=purchase.id)
+        existing = allocation_open_id_for_purchase(purchase_id=purchase_id)
         if existing is not None:
             on_assigned(existing)
             return existing
         if not purchase.is_active:
-            raise AlreadyDone(f"purchase {purchase.id} is no longer active")
-        trainer = (
-            Trainer.objects.select_for_update(skip_locked=not wait).filter(id=trainer_id).only("status", "capacity")
-        ).first()
+            raise AlreadyDone(f"purchase {purchase_id} is no longer active")
+        trainer = allocation_lock_trainer(trainer_id=trainer_id, wait=wait)
         if trainer is None:
             return None if wait else _HELD  # deleted meanwhile, or held by another allocator
         # 2. Capacity, counted under the trainer's lock.
-        load = allocation_count_for_trainer(trainer_id=trainer.id)
+        load = allocation_count_for_trainer(trainer_id=trainer_id)
         if trainer.status != Trainer.Status.ACTIVE or load >= trainer.capacity:
             return None
         allocation = TrainerAllocation.objects.create(
-            purchase=purchase,
+            purchase_id=purchase_id,
             student_id=purchase.student_id,
             course_id=purchase.course_id,
-            trainer=trainer,
+            trainer_id=trainer_id,
             status=TrainerAllocation.Status.ACTIVE,
             allocated_at=timezone.now(),
         )
-        logger.info("allocation_assigned", allocation_id=allocation.id, trainer_id=trainer.id, load=load + 1)
-        on_assigned(allocation)
-    return allocation
+        logger.info("allocation_assigned", allocation_id=allocation.id, trainer_id=trainer_id, load=load + 1)
+        on_assigned(allocation.id)
+    return allocation.id

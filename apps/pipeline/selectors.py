@@ -11,6 +11,7 @@ from apps.allocations.models import TrainerAllocation
 from apps.payments.models import Payment, PaymentStatus
 from apps.purchases.models import StudentCoursePurchase
 from apps.workers.selectors import deadletter_open_for_call
+from lib.db import sql_row
 
 
 def pipeline_payments_without_purchase(*, before: datetime.datetime) -> QuerySet[Payment]:
@@ -52,3 +53,45 @@ def pipeline_stalled_ids(*, stalled: QuerySet, task_name: str, limit: int) -> St
     )
     resumable = [object_id for object_id, dead_lettered in rows if not dead_lettered]
     return StalledIds(resumable=resumable, skipped=len(rows) - len(resumable))
+
+
+@dataclass(frozen=True)
+class AllocationAnnouncement:
+    """What the pipeline's last step announces about an allocation, and to whom."""
+
+    purchase_id: int
+    payment_id: int
+    student_id: int
+    trainer_id: int | None
+    course_id: int
+    student_user_id: int | None
+    trainer_user_id: int | None
+    session_dates: list[datetime.date]
+    session_times: list[datetime.time]
+
+
+# One statement for the allocation, its purchase's payment, the people's logins and its sessions: it runs once
+# per pipeline, and the ORM's two queries cost a worker four times what PostgreSQL takes to run this one
+# (docs/BENCHMARKS.md, "Pipeline throughput"). Both arrays list the sessions in the same order.
+_ANNOUNCEMENT_SQL = """
+    SELECT allocation.purchase_id, purchase.payment_id, allocation.student_id, allocation.trainer_id,
+           allocation.course_id, student.user_id, trainer.user_id,
+           ARRAY(SELECT session.scheduled_date FROM tutoring_sessions AS session
+                 WHERE session.allocation_id = allocation.id
+                 ORDER BY session.scheduled_date, session.scheduled_time, session.id),
+           ARRAY(SELECT session.scheduled_time FROM tutoring_sessions AS session
+                 WHERE session.allocation_id = allocation.id
+                 ORDER BY session.scheduled_date, session.scheduled_time, session.id)
+    FROM trainer_allocations AS allocation
+    JOIN student_course_purchases AS purchase ON purchase.id = allocation.purchase_id
+    JOIN students AS student ON student.id = allocation.student_id
+    LEFT JOIN trainers AS trainer ON trainer.id = allocation.trainer_id
+    WHERE allocation.id = %s
+"""
+
+
+def pipeline_announcement_for_allocation(*, allocation_id: int) -> AllocationAnnouncement | None:
+    """The allocation's announcement; None when it does not exist. Runs one query
+    (tutoring_sessions_allocation_slot_uniq serves the sessions)."""
+    row = sql_row(_ANNOUNCEMENT_SQL, [allocation_id])
+    return AllocationAnnouncement(*row) if row else None

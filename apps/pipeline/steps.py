@@ -53,13 +53,12 @@ class Step:
 
 def _create_purchase(payment_id: int, hand_on: HandOn) -> None:
     with transaction.atomic():  # the purchase's payment lock is held until the hand-off is written
-        purchase = purchase_create_from_payment(payment_id=payment_id)
-        hand_on(purchase.id)
+        hand_on(purchase_create_from_payment(payment_id=payment_id))
 
 
 def _assign_trainer(purchase_id: int, hand_on: HandOn) -> None:
     # One short transaction per trainer tried (see the service): the hand-off joins the one holding the allocation.
-    allocation_assign_trainer(purchase_id=purchase_id, on_assigned=lambda allocation: hand_on(allocation.id))
+    allocation_assign_trainer(purchase_id=purchase_id, on_assigned=hand_on)
 
 
 def _schedule_sessions(allocation_id: int, hand_on: HandOn) -> None:

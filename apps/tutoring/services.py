@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.allocations.models import TrainerAllocation
@@ -24,7 +24,7 @@ from apps.allocations.selectors import allocation_get_with_course
 from apps.directory.selectors import student_user_id_list, trainer_user_id_list
 from apps.realtime.services import OPS_GROUP, publish_event
 from apps.tutoring.models import TutoringSession
-from apps.tutoring.selectors import session_count_for_allocation
+from apps.tutoring.selectors import session_count_for_allocation, session_lock_allocation
 from apps.workers.retry import AlreadyDone
 
 logger = structlog.get_logger(__name__)
@@ -34,6 +34,21 @@ SESSION_TIME = datetime.time(17, 0)
 FIRST_SESSION_AFTER = datetime.timedelta(days=7)
 
 
+# Written in SQL, as the lock before it (session_lock_allocation): the ORM's bulk insert cost a worker four
+# times what PostgreSQL takes to run it (docs/BENCHMARKS.md, "Pipeline throughput"). Every column without a
+# database default is named; ON CONFLICT DO NOTHING is what bulk_create(ignore_conflicts=True) sends.
+_INSERT_SESSIONS_SQL = """
+    INSERT INTO tutoring_sessions (
+        allocation_id, student_id, trainer_id, course_id, scheduled_date, scheduled_time, duration_minutes,
+        status, created_at, updated_at
+    )
+    SELECT %(allocation_id)s, %(student_id)s, %(trainer_id)s, %(course_id)s, day, %(time)s::time, %(minutes)s,
+           %(status)s, now(), now()
+    FROM unnest(%(days)s::date[]) AS day
+    ON CONFLICT DO NOTHING
+"""
+
+
 def session_schedule_for_allocation(*, allocation_id: int) -> None:
     """Write the allocation's sessions, leaving the slots that exist as they are. Two queries.
 
@@ -41,35 +56,36 @@ def session_schedule_for_allocation(*, allocation_id: int) -> None:
     failure here fails the caller's whole transaction, which never goes on after one.
     """
     with transaction.atomic(savepoint=False):
-        # 1. One scheduler per allocation at a time. Only the allocation's row: locking the joined course
-        #    too would serialise every scheduler and allocator of the course (their inserts key-share it).
-        allocation = (
-            TrainerAllocation.objects.select_for_update(of=("self",)).select_related("course").get(id=allocation_id)
-        )
+        # 1. One scheduler per allocation at a time.
+        allocation = session_lock_allocation(allocation_id=allocation_id)
+        if allocation is None:
+            raise TrainerAllocation.DoesNotExist(f"allocation {allocation_id} does not exist")
         if allocation.status != TrainerAllocation.Status.ACTIVE:
-            raise AlreadyDone(f"allocation {allocation.id} is {allocation.status}")
+            raise AlreadyDone(f"allocation {allocation_id} is {allocation.status}")
         assert allocation.trainer_id is not None  # trainer_allocations_active_has_trainer
         # 2. Deterministic slots, all of them every time: the unique constraint skips those that exist.
-        sessions = [
-            TutoringSession(
-                allocation=allocation,
-                student_id=allocation.student_id,
-                trainer_id=allocation.trainer_id,
-                course_id=allocation.course_id,
-                scheduled_date=day,
-                scheduled_time=SESSION_TIME,
-                duration_minutes=allocation.course.session_minutes,
+        days = session_days(allocation.started_at, allocation.sessions_per_purchase)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_SESSIONS_SQL,
+                {
+                    "allocation_id": allocation_id,
+                    "student_id": allocation.student_id,
+                    "trainer_id": allocation.trainer_id,
+                    "course_id": allocation.course_id,
+                    "time": SESSION_TIME.isoformat(),
+                    "minutes": allocation.session_minutes,
+                    "status": str(TutoringSession.Status.SCHEDULED.value),
+                    "days": days,
+                },
             )
-            for day in session_days(allocation)
-        ]
-        TutoringSession.objects.bulk_create(sessions, ignore_conflicts=True)
-        logger.info("sessions_scheduled", allocation_id=allocation.id, slots=len(sessions))
+        logger.info("sessions_scheduled", allocation_id=allocation_id, slots=len(days))
 
 
-def session_days(allocation: TrainerAllocation) -> list[datetime.date]:
-    """Weekly dates, starting a week after the allocation."""
-    start = timezone.localdate(allocation.allocated_at or allocation.created_at) + FIRST_SESSION_AFTER
-    return [start + datetime.timedelta(weeks=n) for n in range(allocation.course.sessions_per_purchase)]
+def session_days(started_at: datetime.datetime, count: int) -> list[datetime.date]:
+    """`count` weekly dates, starting a week after the allocation started."""
+    start = timezone.localdate(started_at) + FIRST_SESSION_AFTER
+    return [start + datetime.timedelta(weeks=n) for n in range(count)]
 
 
 def sessions_applied_for_allocation(allocation_id: int) -> str | None:

@@ -6,7 +6,7 @@ from apps.allocations.models import TrainerAllocation
 from apps.allocations.selectors import (
     allocation_candidate_trainer_ids,
     allocation_count_for_trainer,
-    allocation_get_open_for_purchase,
+    allocation_open_id_for_purchase,
 )
 from apps.purchases.models import StudentCoursePurchase
 from tests.factories import AllocationFactory, CourseFactory, PaymentFactory, PurchaseFactory, TrainerFactory
@@ -26,7 +26,7 @@ def test_trainer_load_uses_the_trainer_status_index(seeded_platform):
 def test_a_purchases_open_allocation_is_found_through_the_partial_unique_index(seeded_platform):
     allocation = TrainerAllocation.objects.filter(status="active").first()
 
-    used = indexes_used_by(lambda: allocation_get_open_for_purchase(purchase_id=allocation.purchase_id))
+    used = indexes_used_by(lambda: allocation_open_id_for_purchase(purchase_id=allocation.purchase_id))
 
     assert used == {"trainer_allocations_purchase_open_uniq"}
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import OperationalError, connection, transaction
 
+from apps.allocations.models import TrainerAllocation
 from apps.allocations.services import allocation_assign_trainer
 from apps.purchases.services import purchase_create_from_payment
 from apps.tutoring.services import session_schedule_for_allocation
@@ -74,9 +75,9 @@ def test_an_allocator_passes_over_a_trainer_another_allocator_holds():
     purchase = PurchaseFactory(course=course)
 
     with _held_by_another_connection("trainers", least_loaded.id):
-        allocation = allocation_assign_trainer(purchase_id=purchase.id)
+        allocation_id = allocation_assign_trainer(purchase_id=purchase.id)
 
-    assert allocation.trainer_id == next_one.id
+    assert TrainerAllocation.objects.get(id=allocation_id).trainer_id == next_one.id
 
 
 def test_an_allocator_waits_for_a_held_trainer_when_no_free_one_has_room():
@@ -85,9 +86,9 @@ def test_an_allocator_waits_for_a_held_trainer_when_no_free_one_has_room():
 
     with _held_by_another_connection("trainers", only.id) as release:
         threading.Timer(0.3, release.set).start()
-        allocation = allocation_assign_trainer(purchase_id=purchase.id)
+        allocation_id = allocation_assign_trainer(purchase_id=purchase.id)
 
-    assert allocation.trainer_id == only.id
+    assert TrainerAllocation.objects.get(id=allocation_id).trainer_id == only.id
 
 
 def test_scheduling_sessions_leaves_the_course_free_for_other_allocations():

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+from datetime import UTC
+
 import pytest
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -104,6 +108,37 @@ def test_scheduling_sessions_hands_the_allocation_to_notification():
     assert _handed_off() == [("pipeline.notify_allocation", [allocation.id])]
 
 
+def test_scheduling_again_leaves_the_sessions_written_as_they_are():
+    course = CourseFactory(sessions_per_purchase=3, session_minutes=45)
+    allocation = AllocationFactory(
+        purchase__payment__course=course, allocated_at=datetime.datetime(2027, 3, 1, 9, tzinfo=UTC)
+    )
+
+    pipeline_run_step(task_name="tutoring.schedule_sessions", object_id=allocation.id)
+    first = list(allocation.sessions.order_by("scheduled_date").values_list("id", "created_at"))
+    pipeline_run_step(task_name="tutoring.schedule_sessions", object_id=allocation.id)
+
+    sessions = allocation.sessions.order_by("scheduled_date")
+    assert list(sessions.values_list("id", "created_at")) == first
+    assert [session.scheduled_date for session in sessions] == [
+        datetime.date(2027, 3, 8), datetime.date(2027, 3, 15), datetime.date(2027, 3, 22)
+    ]  # fmt: skip
+    assert {(s.scheduled_time, s.duration_minutes, s.status, s.is_demo) for s in sessions} == {
+        (datetime.time(17, 0), 45, "scheduled", False)
+    }
+    assert {(s.student_id, s.trainer_id, s.course_id) for s in sessions} == {
+        (allocation.student_id, allocation.trainer_id, course.id)
+    }
+
+
+@pytest.mark.parametrize("task_name", [step.task_name for step in PIPELINE])
+def test_a_step_for_a_record_that_does_not_exist_fails_as_such(task_name):
+    with pytest.raises(ObjectDoesNotExist):
+        pipeline_run_step(task_name=task_name, object_id=0)
+
+    assert _handed_off() == []
+
+
 def test_the_last_step_hands_on_nothing():
     allocation = AllocationFactory()
 
@@ -133,6 +168,6 @@ def test_each_step_runs_only_the_statements_its_guarantees_need():
     allocation = TrainerAllocation.objects.get(purchase=purchase)
     # Lock the allocation (with its course), insert the sessions, hand on.
     assert len(_statements("tutoring.schedule_sessions", allocation.id)) == 3
-    # Read the allocation with the people's logins, then its sessions.
-    assert len(_statements("pipeline.notify_allocation", allocation.id)) == 2
+    # Read the allocation with the people's logins and its sessions.
+    assert len(_statements("pipeline.notify_allocation", allocation.id)) == 1
     assert allocation.sessions.count() == 4

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from apps.purchases.models import StudentCoursePurchase
-from apps.purchases.selectors import purchase_get_for_payment, purchase_list_for_payment_or_active
+from apps.purchases.selectors import (
+    PaymentToPurchase,
+    purchase_get_for_payment,
+    purchase_list_for_payment_or_active,
+    purchase_lock_payment,
+)
 from tests.factories import PaymentFactory, PurchaseFactory
 from tests.support.plans import indexes_used_by
 
@@ -36,6 +42,19 @@ def test_the_payment_or_active_purchase_lookup_finds_the_payments_purchase_and_t
 
     assert sorted(purchase.id for purchase in found) == sorted([earlier.id, inactive.id])
     assert nothing == []
+
+
+def test_locking_a_payment_reads_its_student_status():
+    payment = PaymentFactory(student__status="paused")
+
+    with transaction.atomic():
+        locked = purchase_lock_payment(payment_id=payment.id)
+        missing = purchase_lock_payment(payment_id=0)
+
+    assert locked == PaymentToPurchase(
+        status=payment.status, student_id=payment.student_id, course_id=payment.course_id, student_status="paused"
+    )
+    assert missing is None
 
 
 def test_the_purchase_of_a_payment_is_found_through_the_payment_unique_index(seeded_platform):
