@@ -147,6 +147,8 @@ DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 # whose pool processes keep their pool across tasks (apps/workers/connections.py): after a database
 # restart an idle connection is dead, and a task would spend an attempt finding out.
 DB_POOL_CHECK = env.bool("DB_POOL_CHECK", PROCESS_KIND == "worker")
+# DB_POOL_CHECK_IDLE (below, next to the retry backoff it is bounded by) skips the check for a connection used
+# moments ago.
 
 # Behind PgBouncer in transaction mode (docs/pgbouncer.md): no startup `options`, no prepared statements,
 # no server-side cursors; the base statement_timeout is the role's (ALTER ROLE ... SET, checked by ops_console.E030).
@@ -176,7 +178,7 @@ DATABASES = {
         "ENGINE": "lib.postgresql",  # Django's, timing each pool checkout (lib/postgresql/base.py)
         **_database,
         "CONN_MAX_AGE": 0,  # the pool owns connection lifetime
-        "CONN_HEALTH_CHECKS": DB_POOL_CHECK,  # with the pool: psycopg_pool's check on every checkout
+        "CONN_HEALTH_CHECKS": DB_POOL_CHECK,  # with the pool: psycopg_pool's check at checkout (DB_POOL_CHECK_IDLE)
         # .iterator()'s named cursors live in a server session, which transaction pooling hands to others.
         "DISABLE_SERVER_SIDE_CURSORS": DB_PGBOUNCER,
         "OPTIONS": {
@@ -268,6 +270,21 @@ if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
 # Exponential backoff with jitter between attempts of a task that failed transiently (apps/workers/retry.py).
 TASK_RETRY_BACKOFF_BASE = env.float("TASK_RETRY_BACKOFF_BASE", 2.0, minimum=0.01)
 TASK_RETRY_BACKOFF_MAX = env.float("TASK_RETRY_BACKOFF_MAX", 300.0, minimum=0.01)
+# Seconds: with DB_POOL_CHECK, a connection given back healthy less than this ago is handed out unchecked (a
+# worker's next task takes it back milliseconds later). A database restart inside the window fails the first
+# statement on such a connection, which a ReliableTask retries (lib/postgresql/base.py). No longer than the
+# shortest first retry countdown (half the backoff base), so the retried attempt's connection is always checked:
+# a restart costs a task one attempt at most. 0 checks every checkout.
+_first_retry_min = min(TASK_RETRY_BACKOFF_BASE, TASK_RETRY_BACKOFF_MAX) / 2
+DB_POOL_CHECK_IDLE = env.float(
+    "DB_POOL_CHECK_IDLE", min(1.0, _first_retry_min) if PROCESS_KIND == "worker" else 0.0, minimum=0.0
+)
+if _first_retry_min < DB_POOL_CHECK_IDLE:
+    raise ImproperlyConfigured(
+        f"DB_POOL_CHECK_IDLE ({DB_POOL_CHECK_IDLE}) must not exceed half of TASK_RETRY_BACKOFF_BASE "
+        f"({TASK_RETRY_BACKOFF_BASE}) and TASK_RETRY_BACKOFF_MAX ({TASK_RETRY_BACKOFF_MAX}): a retried attempt "
+        "could take another connection the database dropped, unchecked"
+    )
 # Attempts before a transient failure is dead-lettered; allocation waits longer for capacity.
 TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", 3, minimum=1)
 ALLOCATION_MAX_ATTEMPTS = env.int("ALLOCATION_MAX_ATTEMPTS", 5, minimum=1)

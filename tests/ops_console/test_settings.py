@@ -106,6 +106,7 @@ def test_a_pool_whose_minimum_exceeds_its_maximum_is_refused():
         ({"HEALTH_CHECK_TIMEOUT": "7", "REQUEST_TIMEOUT": "6"}, "HEALTH_CHECK_TIMEOUT (7.0) must be less than REQUEST_TIMEOUT (6.0)"),
         ({"CELERY_TASK_SOFT_TIME_LIMIT": "90", "CELERY_TASK_TIME_LIMIT": "90"}, "CELERY_TASK_TIME_LIMIT (90) must exceed CELERY_TASK_SOFT_TIME_LIMIT (90)"),
         ({"OUTBOX_PUBLISH_TIMEOUT": "1", "OUTBOX_RELAY_GRACE": "2"}, "OUTBOX_RELAY_GRACE (2.0) must exceed two OUTBOX_PUBLISH_TIMEOUTs (1.0)"),
+        ({"DB_POOL_CHECK_IDLE": "1.5", "TASK_RETRY_BACKOFF_BASE": "2"}, "DB_POOL_CHECK_IDLE (1.5) must not exceed half of TASK_RETRY_BACKOFF_BASE (2.0)"),
     ],
 )  # fmt: skip
 def test_timeouts_out_of_order_are_refused_naming_both_variables(env, message):

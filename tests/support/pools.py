@@ -29,6 +29,19 @@ def small_pool(*, max_size: int, timeout: float) -> Iterator[None]:
 
 
 @contextmanager
+def checked_pool() -> Iterator[None]:
+    """A default pool of one connection that checks what it hands out (a worker's DB_POOL_CHECK), then the real one."""
+    settings_dict = connection.settings_dict
+    original_checks = settings_dict["CONN_HEALTH_CHECKS"]
+    settings_dict["CONN_HEALTH_CHECKS"] = True
+    try:
+        with small_pool(max_size=1, timeout=5):
+            yield
+    finally:
+        settings_dict["CONN_HEALTH_CHECKS"] = original_checks
+
+
+@contextmanager
 def connections_held(count: int) -> Iterator[None]:
     """Borrow `count` pooled connections from other threads until the block ends."""
     release = threading.Event()

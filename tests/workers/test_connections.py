@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -115,9 +116,10 @@ def test_pool_processes_run_later_tasks_on_the_sessions_they_opened_first(start_
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_pool_whose_sessions_were_terminated_hands_tasks_fresh_ones_without_a_failed_attempt(start_worker):
-    worker = start_worker(DB_POOL_MIN_SIZE="1")
+    worker = start_worker(DB_POOL_MIN_SIZE="1", DB_POOL_CHECK_IDLE="0.1")
     _run_pipelines(3)
     wait_until(_worker_idle, timeout=30, what="the worker to finish every task")
+    time.sleep(1.5)  # idle beyond DB_POOL_CHECK_IDLE since the writer threads' last flush (every 1 s)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
