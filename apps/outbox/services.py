@@ -41,7 +41,7 @@ from django.utils import timezone
 from apps.outbox.models import OutboxMessage
 from lib import metrics
 from lib.background import Batcher
-from lib.broker import bounded_transport_options
+from lib.broker import bounded_transport_options, redis_publishing_connection
 from lib.context import get_correlation_id, reset_correlation_id, set_correlation_id
 from lib.db import db_connection_release
 from ops_console.celery import app
@@ -160,27 +160,42 @@ def outbox_publish(*, message: OutboxMessage) -> bool:
     return True
 
 
-_templates: dict[tuple[str, str, str], Any] = {}
+@dataclass(frozen=True)
+class _Template:
+    timeout: float
+    celery_publishers: Any  # Celery's own producer pool when the template was built
+    connection: Any
+
+
+_template: _Template | None = None
 
 
 def _publish_connection() -> Any:
     """A broker connection template with short timeouts; kombu pools connections per equal template.
 
-    Built once per broker URLs and options (building one reads a dozen Celery
-    settings, about a millisecond). A template never connects itself: kombu's
-    pools connect clones of it, and forget them after a fork.
+    Built once per OUTBOX_PUBLISH_TIMEOUT and per Celery producer pool: Celery reads the broker settings
+    (URLs, transport options) once, into that pool, and renews it after a fork or a reset of the pools
+    (tests/support/workers.py's reset_broker_pools, which goes with every change of them in tests), so the
+    outbox publishes where Celery does. Reading them here instead costs ~40 µs of Celery config lookups per
+    publish. A template never connects itself: kombu's pools connect clones of it, and forget them after a
+    fork. On Redis it publishes through one client per channel (lib/broker.py).
     """
+    global _template
     timeout = settings.OUTBOX_PUBLISH_TIMEOUT
-    options = {
+    celery_publishers = app.amqp.producer_pool
+    template = _template
+    if template is None or template.timeout != timeout or template.celery_publishers is not celery_publishers:
+        connection = redis_publishing_connection(app.connection_for_write(transport_options=_publish_options(timeout)))
+        template = _template = _Template(timeout, celery_publishers, connection)
+    return template.connection
+
+
+def _publish_options(timeout: float) -> dict[str, Any]:
+    return {
         **app.conf.broker_transport_options,
         **bounded_transport_options(settings.CELERY_BROKER_KIND, timeout=timeout, connect_timeout=timeout),
         "max_retries": 1,
     }
-    key = (str(app.conf.broker_write_url), str(app.conf.broker_url), repr(sorted(options.items())))
-    template = _templates.get(key)
-    if template is None:
-        template = _templates[key] = app.connection_for_write(transport_options=options)
-    return template
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import datetime
 
+import kombu
 import pytest
 
-from lib.broker import bounded_transport_options, broker_kind, whole_second_delay
+from lib.broker import (
+    RedisPublishTransport,
+    bounded_transport_options,
+    broker_kind,
+    redis_publishing_connection,
+    whole_second_delay,
+)
 from ops_console.queues import DEAD_QUEUE, WORKER_QUEUES, task_queues
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
@@ -77,3 +84,20 @@ def test_on_rabbitmq_every_worker_queue_is_a_durable_quorum_queue_with_the_deliv
 
 def test_on_redis_the_queues_are_celerys_defaults():
     assert task_queues(WORKER_QUEUES, kind="redis", delivery_limit=7) is None
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/2", "redis+socket:///tmp/r.sock?virtual_host=3"])
+def test_a_redis_publishing_connection_keeps_its_address_and_options_in_every_pooled_connection(url):
+    options = {"socket_timeout": 0.2, "global_keyprefix": "p:"}
+    template = redis_publishing_connection(kombu.Connection(url, transport_options=options))
+
+    with template.Pool(limit=1).acquire() as pooled:
+        assert pooled.as_uri() == template.as_uri() == kombu.Connection(url).as_uri()
+        assert pooled.transport_options == options
+        assert pooled.get_transport_cls() is RedisPublishTransport
+
+
+def test_a_rabbitmq_connection_is_left_as_it_is():
+    connection = kombu.Connection("amqp://guest:guest@127.0.0.1:5672/ops")
+
+    assert redis_publishing_connection(connection) is connection

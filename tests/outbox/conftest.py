@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,7 @@ from django.conf import settings
 from lib.redis import get_client
 from ops_console.celery import app
 from tests.support.amqp import amqp_queue_messages
+from tests.support.proxies import RedisProxy, redis_proxy
 from tests.support.servers import silent_tcp_server
 from tests.support.workers import isolated_broker_keys, reset_broker_pools
 
@@ -45,6 +47,20 @@ def stalled_broker(settings) -> Iterator[None]:
         reset_broker_pools()
         try:
             yield
+        finally:
+            app.conf.broker_write_url = original
+            reset_broker_pools()
+
+
+@pytest.fixture
+def proxied_broker(broker) -> Iterator[tuple[BrokerQueues, RedisProxy]]:
+    """The outbox publishes to the test Redis through a proxy the test can freeze (Redis broker only)."""
+    with redis_proxy(os.environ["REDIS_URL"]) as proxy:
+        original = app.conf.broker_write_url
+        app.conf.broker_write_url = proxy.url
+        reset_broker_pools()
+        try:
+            yield broker, proxy
         finally:
             app.conf.broker_write_url = original
             reset_broker_pools()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
+import kombu.pools
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +19,7 @@ from apps.outbox.services import (
     outbox_publish,
     outbox_relay_batch,
 )
+from ops_console.celery import app
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,3 +150,38 @@ def test_a_changed_broker_gets_its_own_connection_template(stalled_broker):
     template = _publish_connection()
 
     assert "127.0.0.1" in template.as_uri()
+
+
+@pytest.mark.redis_broker_only(reason="the key prefix is Redis'")
+def test_a_new_broker_key_prefix_gets_its_own_connection_template(broker):
+    assert _publish_connection().transport_options["global_keyprefix"] == broker.prefix
+
+
+@pytest.mark.redis_broker_only(reason="kombu's Redis channel and its redis-py client")
+def test_a_channel_publishes_through_one_redis_client_under_the_key_prefix(broker):
+    with kombu.pools.producers[_publish_connection()].acquire(block=True, timeout=1) as producer:
+        app.send_task("purchases.create_from_payment", args=[1], producer=producer)
+        client = producer.channel._publish_client
+        app.send_task("allocations.assign_trainer", args=[2], producer=producer)
+
+        assert producer.channel._publish_client is client
+    assert broker.tasks("purchases") == ["purchases.create_from_payment"]
+    assert broker.tasks("allocations") == ["allocations.assign_trainer"]
+
+
+@pytest.mark.redis_broker_only(reason="freezes Redis as the broker")
+def test_a_publish_through_the_reused_client_gives_up_within_its_bound_when_redis_freezes(proxied_broker, settings):
+    broker, proxy = proxied_broker
+    settings.OUTBOX_PUBLISH_TIMEOUT = 0.2
+    assert outbox_publish(message=_due_message(args=[1]))  # the channel and its client are set up
+    proxy.freeze()
+
+    started = time.monotonic()
+    published = outbox_publish(message=_due_message(args=[2]))
+    elapsed = time.monotonic() - started
+    proxy.thaw()
+
+    assert published is False
+    assert elapsed < 2 * 0.2 + 0.4
+    assert outbox_publish(message=_due_message(args=[3]))
+    assert broker.messages("purchases")[0]["headers"]["argsrepr"] == "[3]"  # LPUSH: newest first
