@@ -13,12 +13,14 @@ from django.utils import timezone
 
 from apps.outbox.models import OutboxMessage
 from apps.outbox.services import (
+    SendOptions,
     _publish_connection,
     outbox_enqueue,
     outbox_forget_published,
     outbox_publish,
     outbox_relay_batch,
 )
+from lib.context import reset_correlation_id, set_correlation_id
 from ops_console.celery import app
 from tests.support.waiting import wait_until
 
@@ -36,6 +38,29 @@ def test_a_committed_hand_off_is_published_and_its_row_removed(broker):
 
     assert broker.tasks("purchases") == ["purchases.create_from_payment"]
     assert not OutboxMessage.objects.exists()
+
+
+def test_a_hand_off_row_keeps_everything_the_relay_needs_to_publish_it_again(stalled_broker, settings):
+    settings.OUTBOX_RELAY_GRACE = 5
+    token = set_correlation_id("trace-outbox-row")
+    try:
+        with transaction.atomic():
+            outbox_enqueue(
+                task_name="deadletters.replay",
+                args=[7, "seven"],
+                kwargs={"dry_run": False},
+                options=SendOptions(task_id="task-7", countdown=1.5, headers={"x-replay-of": "9"}),
+            )
+    finally:
+        reset_correlation_id(token)
+
+    row = OutboxMessage.objects.get()  # the stalled broker took nothing: the row stays for the relay
+    assert (row.task_name, row.args, row.kwargs, row.correlation_id) == (
+        "deadletters.replay", [7, "seven"], {"dry_run": False}, "trace-outbox-row"
+    )  # fmt: skip
+    assert row.options == {"task_id": "task-7", "countdown": 1.5, "headers": {"x-replay-of": "9"}}
+    assert (row.attempts, row.last_error) == (0, "")
+    assert datetime.timedelta(seconds=4) < row.available_at - row.created_at < datetime.timedelta(seconds=6)
 
 
 def test_published_rows_are_deleted_together_in_the_next_batch(broker, settings):
