@@ -17,7 +17,8 @@ def allocation_get_with_course(*, allocation_id: int) -> TrainerAllocation | Non
 
 # The allocator's reads are written in SQL: each runs once or more per allocation, and building and compiling
 # the ORM's query cost a worker three to six times what PostgreSQL takes to run it (docs/BENCHMARKS.md,
-# "Pipeline throughput"). Table and column names are the models' (tests/allocations runs each one).
+# "Pipeline throughput"). Table and column names are the models'; tests/allocations and tests/pipeline run
+# each statement against the real schema.
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,9 @@ def allocation_lock_trainer(*, trainer_id: int, wait: bool) -> TrainerRoom | Non
 
 def allocation_open_id_for_purchase(*, purchase_id: int) -> int | None:
     """The id of the purchase's open allocation (trainer_allocations_purchase_open_uniq). Runs one query."""
-    pending, active = (str(status.value) for status in TrainerAllocation.OPEN_STATUSES)
+    open_statuses = [str(status.value) for status in TrainerAllocation.OPEN_STATUSES]
     row = sql_row(
-        "SELECT id FROM trainer_allocations WHERE purchase_id = %s AND status IN (%s, %s)",
-        [purchase_id, pending, active],
+        "SELECT id FROM trainer_allocations WHERE purchase_id = %s AND status = ANY(%s)", [purchase_id, open_statuses]
     )
     return row[0] if row else None
 

@@ -84,7 +84,7 @@ def outbox_enqueue(
         transaction.on_commit(partial(_publish_committed, message))
 
 
-# Written in SQL: every hand-off of the pipeline runs it, and the ORM's create cost a worker twice what
+# Written in SQL: every hand-off of the pipeline runs it, and the ORM's create cost a worker several times what
 # PostgreSQL takes to run it (docs/BENCHMARKS.md, "Pipeline throughput"). Every column is named.
 _INSERT_SQL = """
     INSERT INTO outbox_messages

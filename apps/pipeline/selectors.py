@@ -71,7 +71,7 @@ class AllocationAnnouncement:
 
 
 # One statement for the allocation, its purchase's payment, the people's logins and its sessions: it runs once
-# per pipeline, and the ORM's two queries cost a worker four times what PostgreSQL takes to run this one
+# per pipeline, and the ORM's two queries cost a worker several times what PostgreSQL takes to run this one
 # (docs/BENCHMARKS.md, "Pipeline throughput"). Both arrays list the sessions in the same order.
 _ANNOUNCEMENT_SQL = """
     SELECT allocation.purchase_id, purchase.payment_id, allocation.student_id, allocation.trainer_id,

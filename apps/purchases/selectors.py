@@ -6,7 +6,7 @@ from apps.purchases.models import StudentCoursePurchase
 from lib.db import sql_row, sql_rows
 
 # The purchase step's reads are written in SQL: they run once per purchase, and building and compiling the
-# ORM's queries cost a worker three to five times what PostgreSQL takes to run them (docs/BENCHMARKS.md,
+# ORM's queries cost a worker three to six times what PostgreSQL takes to run them (docs/BENCHMARKS.md,
 # "Pipeline throughput"). Table and column names are the models' (tests/purchases runs each one).
 
 

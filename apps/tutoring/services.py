@@ -34,9 +34,9 @@ SESSION_TIME = datetime.time(17, 0)
 FIRST_SESSION_AFTER = datetime.timedelta(days=7)
 
 
-# Written in SQL, as the lock before it (session_lock_allocation): the ORM's bulk insert cost a worker four
+# Written in SQL, as the lock before it (session_lock_allocation): the ORM's bulk insert cost a worker several
 # times what PostgreSQL takes to run it (docs/BENCHMARKS.md, "Pipeline throughput"). Every column without a
-# database default is named; ON CONFLICT DO NOTHING is what bulk_create(ignore_conflicts=True) sends.
+# database default is named; a slot that exists is skipped, any other conflict fails the step.
 _INSERT_SESSIONS_SQL = """
     INSERT INTO tutoring_sessions (
         allocation_id, student_id, trainer_id, course_id, scheduled_date, scheduled_time, duration_minutes,
@@ -45,12 +45,13 @@ _INSERT_SESSIONS_SQL = """
     SELECT %(allocation_id)s, %(student_id)s, %(trainer_id)s, %(course_id)s, day, %(time)s::time, %(minutes)s,
            %(status)s, now(), now()
     FROM unnest(%(days)s::date[]) AS day
-    ON CONFLICT DO NOTHING
+    ON CONFLICT ON CONSTRAINT tutoring_sessions_allocation_slot_uniq DO NOTHING
 """
 
 
-def session_schedule_for_allocation(*, allocation_id: int) -> None:
-    """Write the allocation's sessions, leaving the slots that exist as they are. Two queries.
+def session_schedule_for_allocation(*, allocation_id: int) -> int:
+    """Write the allocation's sessions, leaving the slots that exist as they are; returns how many it wrote.
+    Two queries.
 
     Inside a caller's transaction (the pipeline step's) it takes no savepoint: a
     failure here fails the caller's whole transaction, which never goes on after one.
@@ -79,7 +80,9 @@ def session_schedule_for_allocation(*, allocation_id: int) -> None:
                     "days": days,
                 },
             )
-        logger.info("sessions_scheduled", allocation_id=allocation_id, slots=len(days))
+            created = cursor.rowcount
+        logger.info("sessions_scheduled", allocation_id=allocation_id, created=created)
+    return created
 
 
 def session_days(started_at: datetime.datetime, count: int) -> list[datetime.date]:
