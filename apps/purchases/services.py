@@ -35,7 +35,7 @@ def purchase_create_from_payment(*, payment_id: int) -> int:
     """The id of the purchase a succeeded payment pays for, created on the first call. Two queries (three
     when it creates).
 
-    Returns the existing purchase's on a repeat, so a caller's follow-up runs every time.
+    Returns the existing purchase's id on a repeat, so a caller's follow-up runs every time.
     Inside a caller's transaction (the pipeline step's) it takes no savepoint: a
     failure here fails the caller's whole transaction, which never goes on after one.
     """
