@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 import uuid
 
@@ -13,14 +12,19 @@ from django.conf import settings
 from apps.allocations.models import TrainerAllocation
 from apps.outbox.models import OutboxMessage
 from apps.payments.models import Payment
-from apps.pipeline.services import pipeline_resume_stalled, pipeline_start_for_payment
+from apps.pipeline.services import pipeline_start_for_payment
 from apps.purchases.models import StudentCoursePurchase
 from apps.tutoring.models import TutoringSession
 from apps.workers.models import DeadLetter
 from lib.broker import redis_restore_mutex_expire
 from ops_console.celery import app
 from tests.factories import CourseFactory, PaymentFactory, StudentFactory, TrainerFactory
-from tests.support.pipelines import assert_every_pipeline_ran_once, course_for_pipelines, pipelines_complete
+from tests.support.pipelines import (
+    assert_every_pipeline_ran_once,
+    course_for_pipelines,
+    pipelines_complete,
+    wait_for_every_pipeline_resuming_once_on_redis,
+)
 from tests.support.waiting import wait_until
 from tests.support.workers import REDIS_BROKER_ENV
 
@@ -49,36 +53,15 @@ def test_killing_the_worker_during_200_pipelines_loses_and_duplicates_nothing(st
         worker.kill()
         kills += 1
         worker = start_worker(TASK_MAX_DELIVERIES="20")
-    resumed = _wait_for_every_pipeline_resuming_once_on_redis()
+    resumed = wait_for_every_pipeline_resuming_once_on_redis(
+        runs=RUNS, sessions=SESSIONS, timeout=60, where=_where_pipelines_stand
+    )
     elapsed = time.monotonic() - started
 
     assert kills == 3
     assert resumed <= kills  # each kill loses at most the one message it caught between BRPOP and unacked
     assert_every_pipeline_ran_once(payments, sessions=SESSIONS)
     print(f"{RUNS} pipelines with {kills} worker kills in {elapsed:.1f}s; steps the resume job handed on: {resumed}")
-
-
-def _wait_for_every_pipeline_resuming_once_on_redis() -> int:
-    """Wait for every pipeline; on Redis, if some stall, run the resume job once and wait again. Returns how
-    many steps it handed on (0 when nothing stalled).
-
-    Celery's Redis transport pops a message (BRPOP) before it records it as unacknowledged: a worker killed
-    in between loses that message from the broker (docs/workers.md, "Redis has no real acknowledgements").
-    The resume job, which beat runs every 5 minutes for steps stalled 10, hands such a step on again; here
-    it runs at once. RabbitMQ tracks deliveries itself, so there nothing may stall.
-    """
-    try:
-        wait_until(lambda: _complete() == RUNS, timeout=60, interval=0.2, what="every pipeline")
-        return 0
-    except AssertionError as exc:
-        if settings.CELERY_BROKER_KIND != "redis":
-            raise AssertionError(f"{exc}: {_where_pipelines_stand()}") from None
-    summary = pipeline_resume_stalled(older_than=datetime.timedelta(0))
-    try:
-        wait_until(lambda: _complete() == RUNS, timeout=60, interval=0.2, what="every pipeline, resumed")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}: {_where_pipelines_stand()}") from None
-    return summary.purchases + summary.allocations + summary.schedules
 
 
 def test_a_poison_message_is_dead_lettered_after_max_deliveries_while_other_work_flows(start_worker):
